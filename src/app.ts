@@ -1,0 +1,55 @@
+import { OpenAPIHono } from '@hono/zod-openapi'
+import { methodNotAllowed } from 'hono/method-not-allowed'
+import { requestId } from 'hono/request-id'
+import type { Deps } from './deps.js'
+import { AppError } from './errors.js'
+import { apiKeysRoutes } from './routes/api-keys.js'
+import { errorResponse, onError } from './routes/error-handler.js'
+import { healthRoutes } from './routes/health.js'
+import type { Env } from './routes/openapi.js'
+import { sourcesRoutes } from './routes/sources.js'
+import { webhookRoutes } from './routes/webhooks.js'
+
+export function createApp(deps: Deps) {
+  const app = new OpenAPIHono<Env>()
+  app.use('*', requestId({ headerName: 'x-request-id' }))
+  app.use('*', async (c, next) => {
+    const started = performance.now()
+    await next()
+    deps.log.debug(
+      {
+        request_id: c.get('requestId'),
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: performance.now() - started,
+      },
+      'request',
+    )
+  })
+
+  app.route('/', healthRoutes(deps))
+  app.route('/v1/webhooks', webhookRoutes(deps))
+  app.route('/v1/api-keys', apiKeysRoutes(deps.sql))
+  app.route('/v1/sources', sourcesRoutes(deps))
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'tiersync', version: '1', description: 'Mirror of reseller BSSs for a CSP distributor' },
+    security: [{ bearer: [] }],
+  })
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' })
+
+  app.use(
+    '*',
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c) => errorResponse(c, new AppError('method_not_allowed')),
+    }),
+  )
+  app.notFound((c) =>
+    errorResponse(c, new AppError('not_found', { message: `no route for ${c.req.method} ${c.req.path}` })),
+  )
+  app.onError(onError(deps.log))
+  return app
+}

@@ -1,0 +1,138 @@
+import type { Sql } from '../db/client.js'
+
+export type InboxRow = {
+  sourceId: string
+  webhookId: string
+  eventType: string
+  occurredAt: Date | null
+  objectId: string | null
+  body: string
+  requestId: string | null
+}
+
+export type InboxWrite = { id: string; duplicate: boolean }
+
+type Pending = { row: InboxRow; resolve: (w: InboxWrite) => void; reject: (err: unknown) => void }
+
+export type InboxWriter = {
+  /** Resolves once the row is committed (or found already stored): the acknowledgement. */
+  write(row: InboxRow): Promise<InboxWrite>
+  /** Called with the ids of newly committed rows, after their commit. */
+  onCommitted(listener: (ids: string[]) => void): void
+}
+
+/**
+ * Group commit: every row written while a statement is in flight joins the next one, so
+ * concurrent deliveries cost one round trip and one fsync between them, and each caller still
+ * hears back only after its own row is durable.
+ */
+export function createInboxWriter(sql: Sql, opts: { maxBatch?: number } = {}): InboxWriter {
+  const maxBatch = opts.maxBatch ?? 500
+  let queue: Pending[] = []
+  let inFlight = 0
+  const listeners: ((ids: string[]) => void)[] = []
+
+  function pump() {
+    // One statement at a time per process, plus one being assembled: batches grow under load.
+    if (inFlight > 0 || queue.length === 0) return
+    const batch = queue.slice(0, maxBatch)
+    queue = queue.slice(maxBatch)
+    inFlight++
+    void flush(batch).finally(() => {
+      inFlight--
+      pump()
+    })
+  }
+
+  async function flush(batch: Pending[]) {
+    try {
+      const results = await insertBatch(
+        sql,
+        batch.map((p) => p.row),
+      )
+      batch.forEach((p, i) => p.resolve(results[i] as InboxWrite))
+      const fresh = results.filter((r) => !r.duplicate).map((r) => r.id)
+      if (fresh.length > 0) for (const l of listeners) l(fresh)
+    } catch (err) {
+      for (const p of batch) p.reject(err)
+    }
+  }
+
+  return {
+    write(row) {
+      return new Promise<InboxWrite>((resolve, reject) => {
+        queue.push({ row, resolve, reject })
+        if (inFlight === 0) setImmediate(pump)
+      })
+    },
+    onCommitted(listener) {
+      listeners.push(listener)
+    },
+  }
+}
+
+/**
+ * One INSERT for the batch; rows already stored (same source and webhook-id) come back as
+ * duplicates with their original id. A webhook-id repeated inside the batch is a duplicate of
+ * its first occurrence.
+ */
+export async function insertBatch(sql: Sql, rows: readonly InboxRow[]): Promise<InboxWrite[]> {
+  const firstIndex = new Map<string, number>()
+  const unique: InboxRow[] = []
+  const slot = rows.map((r) => {
+    const key = `${r.sourceId}\0${r.webhookId}`
+    let i = firstIndex.get(key)
+    if (i === undefined) {
+      i = unique.push(r) - 1
+      firstIndex.set(key, i)
+    }
+    return i
+  })
+  const stored = await sql<{ ord: string; id: string; duplicate: boolean }[]>`
+    with input as (
+      select * from unnest(
+        ${sql.array(unique.map((r) => r.sourceId))}::uuid[],
+        ${sql.array(unique.map((r) => r.webhookId))}::text[],
+        ${sql.array(unique.map((r) => r.eventType))}::text[],
+        ${sql.array(unique.map((r) => r.occurredAt?.toISOString() ?? null))}::timestamptz[],
+        ${sql.array(unique.map((r) => r.objectId))}::text[],
+        ${sql.array(unique.map((r) => r.body))}::text[],
+        ${sql.array(unique.map((r) => r.requestId))}::text[]
+      ) with ordinality as t(source_id, webhook_id, event_type, occurred_at, object_id, body, request_id, ord)
+    ),
+    ins as (
+      insert into inbox (source_id, webhook_id, event_type, occurred_at, object_id, body, request_id)
+      select source_id, webhook_id, event_type, occurred_at, object_id, body, request_id from input order by ord
+      on conflict (source_id, webhook_id) do nothing
+      returning id, source_id, webhook_id
+    )
+    select i.ord, coalesce(ins.id, x.id) as id, ins.id is null as duplicate
+    from input i
+    left join ins on ins.source_id = i.source_id and ins.webhook_id = i.webhook_id
+    left join inbox x on x.source_id = i.source_id and x.webhook_id = i.webhook_id`
+  const byOrd = new Map(
+    stored.map((s) => [Number(s.ord) - 1, { id: s.id as string | null, duplicate: s.duplicate }]),
+  )
+  // A row neither inserted nor in the statement's snapshot was committed meanwhile by a
+  // concurrent writer (another replica): ON CONFLICT waited for it, so it is readable now.
+  const missing = unique.flatMap((_, i) => (byOrd.get(i)?.id ? [] : [i]))
+  if (missing.length > 0) {
+    const found = await sql<{ id: string; source_id: string; webhook_id: string }[]>`
+      select id, source_id, webhook_id from inbox
+      where (source_id, webhook_id) in (
+        select * from unnest(${sql.array(missing.map((i) => unique[i]?.sourceId ?? ''))}::uuid[],
+                             ${sql.array(missing.map((i) => unique[i]?.webhookId ?? ''))}::text[]))`
+    for (const f of found) {
+      const i = firstIndex.get(`${f.source_id}\0${f.webhook_id}`)
+      if (i !== undefined) byOrd.set(i, { id: f.id, duplicate: true })
+    }
+  }
+  const seen = new Set<number>()
+  return slot.map((i) => {
+    const s = byOrd.get(i)
+    if (!s?.id) throw new Error('inbox row neither inserted nor found')
+    const repeated = seen.has(i)
+    seen.add(i)
+    return { id: String(s.id), duplicate: s.duplicate || repeated }
+  })
+}

@@ -1,0 +1,114 @@
+import type { Sql } from '../db/client.js'
+import type { Logger } from '../log.js'
+import type { Queues } from '../queue/queues.js'
+
+export type RelayDeps = { sql: Sql; queues: Queues; log: Logger }
+
+/** Queues the committed rows and records that they were queued. */
+export async function enqueueRows(deps: RelayDeps, ids: readonly string[]): Promise<void> {
+  await deps.queues.enqueueEvents(ids)
+  await deps.sql`update inbox set enqueued_at = now() where id = any(${deps.sql.array(ids as string[])}::bigint[])`
+}
+
+const PAGE = 1000
+
+/**
+ * Finds committed rows whose job may be missing and queues them again: rows never queued (Redis
+ * was down at commit), and, with `everything`, every unsettled row (after Redis came back empty).
+ * Re-adding a row whose job still exists is a no-op (job id = inbox id).
+ */
+export async function sweep(
+  deps: RelayDeps,
+  opts: { afterSeconds: number; everything: boolean },
+): Promise<number> {
+  let total = 0
+  let after = '0'
+  for (;;) {
+    const rows = await deps.sql<{ id: string }[]>`
+      select id from inbox
+      where status in ('received', 'processing') and id > ${after}
+        and received_at < now() - make_interval(secs => ${opts.afterSeconds})
+        and (${opts.everything} or enqueued_at is null or enqueued_at < now() - interval '10 minutes')
+      order by id limit ${PAGE}`
+    if (rows.length === 0) return total
+    const ids = rows.map((r) => String(r.id))
+    await enqueueRows(deps, ids)
+    total += ids.length
+    after = ids[ids.length - 1] as string
+    if (rows.length < PAGE) return total
+  }
+}
+
+export type Relay = { stop(): Promise<void>; sweepNow(everything?: boolean): Promise<number> }
+
+/**
+ * The relay loop: a periodic sweep, plus a full sweep whenever the producer connection comes back
+ * after losing Redis (Redis may have restarted without its data).
+ */
+export function startRelay(deps: RelayDeps, opts: { intervalMs: number; afterSeconds: number }): Relay {
+  let running: Promise<number> | undefined
+  let stopped = false
+  let lostRedis = false
+  const run = (everything: boolean) => {
+    running ??= sweep(deps, { afterSeconds: everything ? 0 : opts.afterSeconds, everything })
+      .then((n) => {
+        if (n > 0) deps.log.info({ queued: n, everything }, 'relay queued inbox rows')
+        return n
+      })
+      .catch((err: unknown) => {
+        deps.log.warn({ err: (err as Error).message }, 'relay sweep failed; will retry')
+        return 0
+      })
+      .finally(() => {
+        running = undefined
+      })
+    return running
+  }
+  const timer = setInterval(() => {
+    if (!stopped) void run(false)
+  }, opts.intervalMs)
+  timer.unref()
+  const redis = deps.queues.connection
+  const onClose = () => {
+    lostRedis = true
+  }
+  const onReady = () => {
+    if (!lostRedis || stopped) return
+    lostRedis = false
+    void run(true)
+  }
+  redis.on('close', onClose)
+  redis.on('ready', onReady)
+  return {
+    sweepNow: (everything = false) => run(everything),
+    async stop() {
+      stopped = true
+      clearInterval(timer)
+      redis.off('close', onClose)
+      redis.off('ready', onReady)
+      await running
+    },
+  }
+}
+
+/**
+ * Queues rows right after their commit, off the request path. A failure (Redis down) is only
+ * logged: the row is committed and the relay queues it later.
+ */
+export function createEnqueuer(deps: RelayDeps) {
+  const pending = new Set<Promise<void>>()
+  return {
+    enqueue(ids: string[]) {
+      const p = enqueueRows(deps, ids)
+        .catch((err: unknown) =>
+          deps.log.warn({ err: (err as Error).message, rows: ids.length }, 'enqueue deferred to relay'),
+        )
+        .finally(() => pending.delete(p))
+      pending.add(p)
+    },
+    /** Waits for enqueues in flight (graceful shutdown). */
+    async drain() {
+      await Promise.all(pending)
+    },
+  }
+}

@@ -1,0 +1,81 @@
+import type { Redis } from 'ioredis'
+import type { InboxWriter } from '../inbox/inbox-writer.js'
+import { issueDetails } from '../mappers/envelope.js'
+import { envelopeChecks } from '../mappers/index.js'
+import { loadIngestSource, type SourceDeps } from '../sources/sources.js'
+import { verify, type WebhookHeaders } from '../verify/standard-webhooks.js'
+import { checkRateLimit } from './rate-limit.js'
+
+export type IngestDeps = SourceDeps & {
+  redis: Redis
+  inbox: InboxWriter
+  rateLimitPrefix: string
+  defaultRatePerMinute: number
+}
+
+export type IngestRequest = {
+  sourceId: string
+  headers: WebhookHeaders
+  readBody: () => Promise<ArrayBuffer>
+  requestId: string | null
+}
+
+export type IngestOutcome =
+  | { outcome: 'accepted'; id: string }
+  | { outcome: 'duplicate'; id: string }
+  | { outcome: 'source_not_found' }
+  | { outcome: 'signature_headers_missing' }
+  | { outcome: 'signature_invalid' }
+  | { outcome: 'timestamp_out_of_tolerance' }
+  | { outcome: 'rate_limited'; retryAfterSeconds: number }
+  | { outcome: 'invalid_json' }
+  | { outcome: 'invalid_event'; details: { path: string; message: string }[] }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * The acknowledgement path. Order matters: cheap refusals first, the signature over the raw bytes
+ * before any parsing, and `accepted` only once the inbox row is committed. Postgres errors
+ * propagate (the route answers 503); Redis errors never block an acknowledgement.
+ */
+export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<IngestOutcome> {
+  const { id, timestamp, signature } = req.headers
+  if (!UUID.test(req.sourceId)) return { outcome: 'source_not_found' }
+  const source = await loadIngestSource(deps, req.sourceId)
+  if (!source) return { outcome: 'source_not_found' }
+  if (!id || !timestamp || !signature) return { outcome: 'signature_headers_missing' }
+
+  const now = deps.clock.now()
+  const limit = source.rate_limit_per_minute ?? deps.defaultRatePerMinute
+  const rate = await checkRateLimit(deps.redis, deps.rateLimitPrefix, source.id, limit, now.getTime())
+  if (!rate.allowed) return { outcome: 'rate_limited', retryAfterSeconds: rate.retryAfterSeconds }
+
+  const raw = new Uint8Array(await req.readBody())
+  const verified = verify(req.headers, raw, source.keys, Math.floor(now.getTime() / 1000))
+  if (verified.outcome !== 'verified') return verified
+
+  let body: string
+  let payload: unknown
+  try {
+    body = utf8.decode(raw)
+    payload = JSON.parse(body)
+  } catch {
+    return { outcome: 'invalid_json' }
+  }
+  const checked = envelopeChecks[source.format](payload)
+  if (!checked.ok) return { outcome: 'invalid_event', details: issueDetails(checked.issues) }
+
+  const written = await deps.inbox.write({
+    sourceId: source.id,
+    webhookId: id,
+    eventType: checked.envelope.type,
+    occurredAt: checked.envelope.occurredAt,
+    objectId: checked.envelope.objectId,
+    body,
+    requestId: req.requestId,
+  })
+  return written.duplicate
+    ? { outcome: 'duplicate', id: written.id }
+    : { outcome: 'accepted', id: written.id }
+}

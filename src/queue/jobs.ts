@@ -1,0 +1,29 @@
+import type { JobsOptions } from 'bullmq'
+import { z } from 'zod'
+
+/**
+ * The job catalogue. Jobs carry ids only: the inbox row in Postgres is the system of record, and
+ * a job that Redis loses is queued again by the relay from that row.
+ */
+export const ApplyEvent = {
+  queue: 'events',
+  name: 'apply-event',
+  schema: z.object({ inboxId: z.string().regex(/^\d+$/) }),
+  options: {
+    attempts: 8,
+    backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+    // Postgres keeps the outcome; Redis keeps only enough to show recent jobs on the dashboard.
+    removeOnComplete: { count: 1000 },
+    removeOnFail: { age: 24 * 3600, count: 10_000 },
+  } satisfies JobsOptions,
+} as const
+export type ApplyEventData = z.infer<typeof ApplyEvent.schema>
+
+/** Job id = inbox id: adding the same row twice while its job exists is a no-op in BullMQ. */
+export function applyEventJob(inboxId: string) {
+  return {
+    name: ApplyEvent.name,
+    data: { inboxId } satisfies ApplyEventData,
+    opts: { ...ApplyEvent.options, jobId: inboxId },
+  }
+}

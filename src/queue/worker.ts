@@ -1,0 +1,91 @@
+import { type Job, UnrecoverableError, Worker } from 'bullmq'
+import type { Redis } from 'ioredis'
+import type { Sql, Tx } from '../db/client.js'
+import type { Logger } from '../log.js'
+import { ApplyEvent } from './jobs.js'
+
+export type ClaimedEvent = {
+  id: string
+  source_id: string
+  webhook_id: string
+  event_type: string
+  body: string
+  attempts: number
+}
+
+/** Terminal statuses a handler can settle an event in (besides `failed`). */
+export type Settled = { status: 'applied' | 'stale' | 'waiting' | 'ignored_unpaid'; details?: unknown }
+
+/**
+ * Applies one claimed event inside `tx`, the same transaction that records its status: a crash at
+ * any point leaves all or nothing. Throw `UnrecoverableError` for a payload that can never apply.
+ */
+export type EventHandler = (tx: Tx, event: ClaimedEvent) => Promise<Settled>
+
+export type EventWorkerDeps = {
+  sql: Sql
+  connection: Redis
+  prefix: string
+  log: Logger
+  concurrency: number
+  handle: EventHandler
+}
+
+export function createEventWorker(deps: EventWorkerDeps): Worker {
+  const worker = new Worker(ApplyEvent.queue, (job) => processJob(deps, job), {
+    connection: deps.connection,
+    prefix: deps.prefix,
+    concurrency: deps.concurrency,
+    autorun: true,
+  })
+  worker.on('error', (err) => deps.log.warn({ err: err.message }, 'worker error'))
+  worker.on('failed', (job, err) =>
+    deps.log.warn({ job: job?.id, attempts: job?.attemptsMade, err: err.message }, 'event job failed'),
+  )
+  return worker
+}
+
+export async function processJob(deps: Pick<EventWorkerDeps, 'sql' | 'handle'>, job: Job): Promise<string> {
+  const parsed = ApplyEvent.schema.safeParse(job.data)
+  if (!parsed.success) throw new UnrecoverableError('malformed job data')
+  const { inboxId } = parsed.data
+  try {
+    return await deps.sql.begin(async (tx) => {
+      // The row lock makes a second job for the same row (relay re-add, stalled retry) wait, then skip.
+      const [event]: [ClaimedEvent?] = await tx`
+        update inbox set status = 'processing', attempts = attempts + 1
+        where id = ${inboxId} and status in ('received', 'processing')
+        returning id, source_id, webhook_id, event_type, body, attempts`
+      if (!event) return 'settled-already'
+      const settled = await deps.handle(tx, event)
+      await tx`
+        update inbox set status = ${settled.status}, processed_at = now(), error = null,
+          error_details = ${settled.details === undefined ? null : tx.json(settled.details as never)}
+        where id = ${inboxId}`
+      return settled.status
+    })
+  } catch (err) {
+    const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)
+    await recordFailure(deps.sql, inboxId, err, final)
+    throw err
+  }
+}
+
+/**
+ * Postgres, not Redis, is the record: the reason is written there, with `failed` when no retry is
+ * left, else `processing` (picked up, not settled; the job retries with backoff).
+ */
+async function recordFailure(sql: Sql, inboxId: string, err: unknown, final: boolean): Promise<void> {
+  const message = err instanceof Error ? err.message : String(err)
+  const details = (err as { details?: unknown }).details ?? null
+  await sql`
+    update inbox set
+      status = case when ${final} then 'failed' else 'processing' end,
+      attempts = attempts + 1,
+      processed_at = case when ${final} then now() else processed_at end,
+      error = ${message.slice(0, 2000)},
+      error_details = ${details === null ? null : sql.json(details as never)}
+    where id = ${inboxId} and status in ('received', 'processing')`.catch(() => {
+    // Postgres is down too: the job's own retry (or the relay) brings the row back later.
+  })
+}

@@ -1,0 +1,67 @@
+import type { Context } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import type { z } from 'zod'
+import { AppError, type ErrorCode, isStorageUnavailable } from '../errors.js'
+import type { Logger } from '../log.js'
+import { issueDetails } from '../mappers/envelope.js'
+
+/** The only place that builds an error response: `{ error: { code, message, request_id, details? } }`. */
+export function errorResponse(c: Context, err: AppError): Response {
+  const body = {
+    error: {
+      code: err.code,
+      message: err.message,
+      request_id: c.get('requestId') ?? null,
+      ...(err.details === undefined ? {} : { details: err.details }),
+    },
+  }
+  if (err.retryAfter !== undefined) c.header('Retry-After', String(err.retryAfter))
+  return c.json(body, err.status)
+}
+
+const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+  503: 'storage_unavailable',
+}
+
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err
+  if (isStorageUnavailable(err)) {
+    return new AppError('storage_unavailable', {
+      message: 'storage is unavailable, retry later',
+      retryAfter: 5,
+    })
+  }
+  if (err instanceof HTTPException) {
+    const code = STATUS_CODES[err.status] ?? (err.status >= 500 ? 'internal_error' : 'bad_request')
+    return new AppError(code, err.status >= 500 ? {} : { message: err.message || undefined })
+  }
+  return new AppError('internal_error', { message: 'internal error' })
+}
+
+export function onError(log: Logger) {
+  return (err: Error, c: Context): Response => {
+    const appErr = toAppError(err)
+    if (appErr.status >= 500) {
+      log.error({ err, request_id: c.get('requestId'), path: c.req.path }, 'request failed')
+    }
+    return errorResponse(c, appErr)
+  }
+}
+
+/** zod-openapi's validation hook: a bad request body, query or path answers 400 with the paths. */
+export function validationHook(result: { success: true } | { success: false; error: z.ZodError }): void {
+  if (!result.success) {
+    throw new AppError('bad_request', {
+      message: 'request validation failed',
+      details: issueDetails(result.error.issues),
+    })
+  }
+}

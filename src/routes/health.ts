@@ -1,0 +1,29 @@
+import { Hono } from 'hono'
+import type { Deps } from '../deps.js'
+
+export function healthRoutes(deps: Pick<Deps, 'sql' | 'redis'>) {
+  const app = new Hono()
+  app.get('/healthz', (c) => c.json({ status: 'ok' }))
+  app.get('/readyz', async (c) => {
+    const [postgres, redis] = await Promise.all([
+      deps.sql`select 1`.then(
+        () => 'ok' as const,
+        () => 'unavailable' as const,
+      ),
+      withTimeout(deps.redis.ping(), 1000).then(
+        () => 'ok' as const,
+        () => 'unavailable' as const,
+      ),
+    ])
+    const ready = postgres === 'ok' && redis === 'ok'
+    return c.json({ status: ready ? 'ready' : 'not_ready', postgres, redis }, ready ? 200 : 503)
+  })
+  return app
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref()),
+  ])
+}

@@ -1,0 +1,112 @@
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { serve } from '@hono/node-server'
+import type { Worker } from 'bullmq'
+import { createApp } from './app.js'
+import { bootstrapAdminKey } from './auth/api-keys.js'
+import { type Clock, systemClock } from './clock.js'
+import type { Config } from './config.js'
+import { createSql, ensureDatabase } from './db/client.js'
+import { migrate } from './db/migrate.js'
+import type { Deps } from './deps.js'
+import { createInboxWriter } from './inbox/inbox-writer.js'
+import { createEnqueuer, type Relay, startRelay } from './inbox/relay.js'
+import { createLogger, type Logger } from './log.js'
+import { createQueues } from './queue/queues.js'
+import { createProducerRedis, createWorkerRedis } from './queue/redis.js'
+import { createEventWorker } from './queue/worker.js'
+import { createSecretBox } from './sources/secret-box.js'
+import { handleEvent } from './sync/handler.js'
+
+export type Running = {
+  deps: Deps
+  /** The port the API listens on (when this process runs the API). */
+  port: number | undefined
+  /** The bootstrap admin key, when this start generated one. */
+  generatedAdminKey: string | undefined
+  stop(): Promise<void>
+}
+
+export type StartOptions = { clock?: Clock; log?: Logger }
+
+/** Builds the real clients and starts what `ROLE` asks for. Used by src/main.ts and by process tests. */
+export async function start(config: Config, opts: StartOptions = {}): Promise<Running> {
+  const log = opts.log ?? createLogger(config.LOG_LEVEL)
+  await ensureDatabase(config.DATABASE_URL)
+  const sql = createSql(config.DATABASE_URL, { max: 20 })
+  const applied = await migrate(sql)
+  if (applied.length > 0) log.info({ applied }, 'migrations applied')
+  const generatedAdminKey = await bootstrapAdminKey(sql, config.ADMIN_API_KEY)
+
+  const redis = createProducerRedis(config.REDIS_URL, log)
+  // Start even when Redis is down (the inbox holds events; the relay queues them later), but
+  // give it a moment so the queue does not begin with a burst of connection errors.
+  await Promise.race([once(redis, 'ready'), sleep(2000)])
+  const queues = createQueues(redis, config.QUEUE_PREFIX, log)
+  const inbox = createInboxWriter(sql)
+  const enqueuer = createEnqueuer({ sql, queues, log })
+  inbox.onCommitted((ids) => enqueuer.enqueue(ids))
+  const deps: Deps = {
+    config,
+    sql,
+    redis,
+    queues,
+    inbox,
+    box: createSecretBox(config.SECRETS_KEY),
+    clock: opts.clock ?? systemClock,
+    log,
+  }
+
+  let server: ReturnType<typeof serve> | undefined
+  let port: number | undefined
+  if (config.ROLE !== 'worker') {
+    const app = createApp(deps)
+    server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const s = serve({ fetch: app.fetch, port: config.PORT, hostname: '0.0.0.0' }, () => resolve(s))
+    })
+    port = (server.address() as AddressInfo).port
+    log.info({ port }, 'api listening')
+  }
+
+  let worker: Worker | undefined
+  let relay: Relay | undefined
+  let workerRedis: ReturnType<typeof createWorkerRedis> | undefined
+  if (config.ROLE !== 'api') {
+    workerRedis = createWorkerRedis(config.REDIS_URL, log)
+    worker = createEventWorker({
+      sql,
+      connection: workerRedis,
+      prefix: config.QUEUE_PREFIX,
+      log,
+      concurrency: config.WORKER_CONCURRENCY,
+      handle: handleEvent,
+    })
+    relay = startRelay({ sql, queues, log }, { intervalMs: 5000, afterSeconds: config.RELAY_AFTER_SECONDS })
+    log.info({ concurrency: config.WORKER_CONCURRENCY }, 'worker started')
+  }
+
+  let stopping: Promise<void> | undefined
+  return {
+    deps,
+    port,
+    generatedAdminKey,
+    stop() {
+      // Order: stop taking requests, finish jobs in hand, then close queues, Redis, Postgres.
+      stopping ??= (async () => {
+        if (server) {
+          const s = server
+          await new Promise<void>((resolve) => s.close(() => resolve()))
+        }
+        await worker?.close()
+        await relay?.stop()
+        await enqueuer.drain()
+        await queues.close()
+        await Promise.allSettled([redis.quit(), workerRedis?.quit()])
+        await sql.end({ timeout: 5 })
+        log.info('stopped')
+      })()
+      return stopping
+    },
+  }
+}

@@ -50,7 +50,9 @@ export function createInboxWriter(sql: Sql, opts: { maxBatch?: number } = {}): I
         sql,
         batch.map((p) => p.row),
       )
-      batch.forEach((p, i) => p.resolve(results[i] as InboxWrite))
+      batch.forEach((p, i) => {
+        p.resolve(results[i] as InboxWrite)
+      })
       const fresh = results.filter((r) => !r.duplicate).map((r) => r.id)
       if (fresh.length > 0) for (const l of listeners) l(fresh)
     } catch (err) {

@@ -19,11 +19,18 @@ export const ApplyEvent = {
 } as const
 export type ApplyEventData = z.infer<typeof ApplyEvent.schema>
 
-/** Job id = inbox id: adding the same row twice while its job exists is a no-op in BullMQ. */
+/**
+ * One job id per inbox row (BullMQ refuses integer ids, hence the prefix): adding the same row
+ * twice while its job exists is a no-op.
+ */
+export function eventJobId(inboxId: string): string {
+  return `inbox-${inboxId}`
+}
+
 export function applyEventJob(inboxId: string) {
   return {
     name: ApplyEvent.name,
     data: { inboxId } satisfies ApplyEventData,
-    opts: { ...ApplyEvent.options, jobId: inboxId },
+    opts: { ...ApplyEvent.options, jobId: eventJobId(inboxId) },
   }
 }

@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
+import { withTimeout } from '../async.js'
 import type { Logger } from '../log.js'
 import { ApplyEvent, applyEventJob } from './jobs.js'
 
@@ -14,7 +15,10 @@ export type Queues = {
 }
 
 export function createQueues(connection: Redis, prefix: string, log: Logger): Queues {
-  const events = new Queue(ApplyEvent.queue, { connection, prefix, skipWaitingForReady: true })
+  // Not skipWaitingForReady: BullMQ's first INFO would fail on a not-yet-connected fail-fast
+  // connection and leave the queue broken for good. Adds made before the first connection wait
+  // for it (bounded below); afterwards the connection fails fast.
+  const events = new Queue(ApplyEvent.queue, { connection, prefix })
   events.on('error', (err) => log.warn({ err: err.message }, 'events queue error'))
   return {
     events,
@@ -22,7 +26,7 @@ export function createQueues(connection: Redis, prefix: string, log: Logger): Qu
     prefix,
     async enqueueEvents(inboxIds) {
       if (inboxIds.length === 0) return
-      await events.addBulk(inboxIds.map(applyEventJob))
+      await withTimeout(events.addBulk(inboxIds.map(applyEventJob)), 5000, 'redis addBulk')
     },
     async close() {
       await events.close()

@@ -1,4 +1,5 @@
 import { Hono } from 'hono'
+import { withTimeout } from '../async.js'
 import type { Deps } from '../deps.js'
 
 export function healthRoutes(deps: Pick<Deps, 'sql' | 'redis'>) {
@@ -10,7 +11,7 @@ export function healthRoutes(deps: Pick<Deps, 'sql' | 'redis'>) {
         () => 'ok' as const,
         () => 'unavailable' as const,
       ),
-      withTimeout(deps.redis.ping(), 1000).then(
+      withTimeout(deps.redis.ping(), 1000, 'redis ping').then(
         () => 'ok' as const,
         () => 'unavailable' as const,
       ),
@@ -19,11 +20,4 @@ export function healthRoutes(deps: Pick<Deps, 'sql' | 'redis'>) {
     return c.json({ status: ready ? 'ready' : 'not_ready', postgres, redis }, ready ? 200 : 503)
   })
   return app
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref()),
-  ])
 }

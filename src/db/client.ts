@@ -14,7 +14,6 @@ export function createSql(url: string, opts: SqlOptions = {}): Sql {
     idle_timeout: 30,
     onnotice: () => {},
     connection: { application_name: opts.appName ?? 'tiersync' },
-    types: { bigint: postgres.BigInt },
   })
 }
 

@@ -1,0 +1,35 @@
+import { afterAll } from 'vitest'
+import { createWorkerRedis } from '../../src/queue/redis.js'
+import { createEventWorker, type EventHandler } from '../../src/queue/worker.js'
+import { handleEvent } from '../../src/sync/handler.js'
+import { silentLog, type TestApp } from './app.js'
+import { REDIS_URL } from './env.js'
+
+/** A real BullMQ worker on the test app's queue prefix, closed after the file. */
+export function startTestWorker(t: TestApp, handle: EventHandler = handleEvent) {
+  const connection = createWorkerRedis(REDIS_URL, silentLog)
+  const worker = createEventWorker({
+    sql: t.db.sql,
+    connection,
+    prefix: t.deps.config.QUEUE_PREFIX,
+    log: silentLog,
+    concurrency: 4,
+    handle,
+  })
+  afterAll(async () => {
+    await worker.close()
+    connection.disconnect()
+  })
+  return worker
+}
+
+/** Polls until `check` returns a value (not undefined), or fails after `ms`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
+  const until = Date.now() + ms
+  for (;;) {
+    const v = await check()
+    if (v !== undefined) return v
+    if (Date.now() > until) throw new Error(`condition not met within ${ms} ms`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}

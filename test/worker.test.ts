@@ -1,0 +1,84 @@
+import { UnrecoverableError } from 'bullmq'
+import { describe, expect, it } from 'vitest'
+import { insertBatch } from '../src/inbox/inbox-writer.js'
+import type { EventHandler } from '../src/queue/worker.js'
+import { createSourceViaApi, createTestApp, pingEvent, signedHeaders } from './helpers/app.js'
+import { eventually, startTestWorker } from './helpers/worker.js'
+
+const t = await createTestApp()
+const source = await createSourceViaApi(t)
+
+// Scripted per event: the payload's `data.script` tells the handler how to behave.
+const calls = new Map<string, number>()
+const scripted: EventHandler = async (_tx, event) => {
+  const n = (calls.get(event.id) ?? 0) + 1
+  calls.set(event.id, n)
+  const script = (JSON.parse(event.body) as { data: { script?: string } }).data.script
+  if (script === 'unmappable') throw new UnrecoverableError('payload cannot be mapped')
+  if (script === 'flaky' && n === 1) throw new Error('transient: deadlock detected')
+  if (script === 'always-fails') throw new Error('transient forever')
+  return { status: 'applied' }
+}
+startTestWorker(t, scripted)
+
+async function send(data: Record<string, unknown>): Promise<string> {
+  const body = pingEvent({ data })
+  const res = await t.app.request(`/v1/webhooks/${source.id}`, {
+    method: 'POST',
+    headers: signedHeaders(source.secret, body),
+    body,
+  })
+  expect(res.status).toBe(202)
+  return ((await res.json()) as { id: string }).id
+}
+
+type Row = { status: string; attempts: number; error: string | null; processed_at: Date | null }
+const settled = (id: string) =>
+  eventually(async () => {
+    const [row] = await t.db.sql<Row[]>`select status, attempts, error, processed_at from inbox where id = ${id}`
+    return row && row.status !== 'received' && row.status !== 'processing' ? row : undefined
+  })
+
+describe('event worker', () => {
+  it('consumes the job and marks the inbox row applied', async () => {
+    const id = await send({})
+    const row = await settled(id)
+    expect(row).toMatchObject({ status: 'applied', attempts: 1, error: null })
+    expect(row.processed_at).toBeInstanceOf(Date)
+  })
+
+  it('retries a transient failure with backoff, then applies', async () => {
+    const id = await send({ script: 'flaky' })
+    const row = await settled(id)
+    expect(row).toMatchObject({ status: 'applied', attempts: 2, error: null })
+    expect(calls.get(id)).toBe(2)
+  })
+
+  it('ends failed at once, with the reason in Postgres, for an unrecoverable error', async () => {
+    const id = await send({ script: 'unmappable' })
+    const row = await settled(id)
+    expect(row).toMatchObject({ status: 'failed', attempts: 1, error: 'payload cannot be mapped' })
+    await new Promise((r) => setTimeout(r, 300))
+    expect(calls.get(id)).toBe(1)
+  })
+
+  it('ends failed, with the last reason, when the retries run out', async () => {
+    const body = pingEvent({ data: { script: 'always-fails' } })
+    const [written] = await insertBatch(t.db.sql, [
+      { sourceId: source.id, webhookId: 'msg_retries', eventType: 'test.ping', occurredAt: null, objectId: null, body, requestId: null },
+    ])
+    const id = written?.id as string
+    await t.deps.queues.events.add('apply-event', { inboxId: id }, { jobId: `short-${id}`, attempts: 3, backoff: { type: 'fixed', delay: 10 } })
+    const row = await settled(id)
+    expect(row).toMatchObject({ status: 'failed', attempts: 3, error: 'transient forever' })
+    expect(calls.get(id)).toBe(3)
+  })
+
+  it('a second job for an already settled row changes nothing', async () => {
+    const id = await send({})
+    await settled(id)
+    await t.deps.queues.events.add('apply-event', { inboxId: id }, { jobId: `again-${id}` })
+    await new Promise((r) => setTimeout(r, 300))
+    expect(calls.get(id)).toBe(1)
+  })
+})

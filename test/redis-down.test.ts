@@ -6,10 +6,16 @@ import { eventually, startTestWorker } from './helpers/worker.js'
 
 // The API reaches Redis through a proxy this test takes down; the worker reaches Redis directly.
 const proxy = await createTcpProxy(6379)
-const t = await createTestApp({ redisUrl: `redis://127.0.0.1:${proxy.port()}`, env: { RATE_LIMIT_PER_MINUTE: '5' } })
+const t = await createTestApp({
+  redisUrl: `redis://127.0.0.1:${proxy.port()}`,
+  env: { RATE_LIMIT_PER_MINUTE: '5' },
+})
 const source = await createSourceViaApi(t)
 startTestWorker(t)
-const relay = startRelay({ sql: t.db.sql, queues: t.deps.queues, log: silentLog }, { intervalMs: 200, afterSeconds: 0 })
+const relay = startRelay(
+  { sql: t.db.sql, queues: t.deps.queues, log: silentLog },
+  { intervalMs: 200, afterSeconds: 0 },
+)
 
 describe('Redis unreachable', () => {
   it('still answers 202 (and fails open on the rate limit); the event is queued and applied once Redis is back', async () => {
@@ -33,7 +39,9 @@ describe('Redis unreachable', () => {
 
     await proxy.up()
     const statuses = await eventually(async () => {
-      const rows = await t.db.sql<{ status: string }[]>`select status from inbox where id = any(${ids}::bigint[])`
+      const rows = await t.db.sql<
+        { status: string }[]
+      >`select status from inbox where id = any(${ids}::bigint[])`
       return rows.every((r) => r.status === 'applied') ? rows : undefined
     }, 20_000)
     expect(statuses).toHaveLength(8)

@@ -9,7 +9,10 @@ import { eventually } from './helpers/worker.js'
 // The whole service as `npm start` runs it (ROLE=all), over a real socket.
 const db = await createTestDb()
 const adminKey = 'tsk_test_bootstrap_admin_key_0123456789'
-const running = await start(testConfig(db, { ADMIN_API_KEY: adminKey, WEBHOOK_MAX_BYTES: String(64 * 1024) }), { log: silentLog })
+const running = await start(
+  testConfig(db, { ADMIN_API_KEY: adminKey, WEBHOOK_MAX_BYTES: String(64 * 1024) }),
+  { log: silentLog },
+)
 afterAll(() => running.stop())
 const base = `http://127.0.0.1:${running.port}`
 
@@ -35,7 +38,11 @@ describe('the running service', () => {
     expect(created.status).toBe(201)
     const { id, secret } = created.body as { id: string; secret: string }
     const body = pingEvent()
-    const res = await request(`${base}/v1/webhooks/${id}`, { method: 'POST', headers: signedHeaders(secret, body), body })
+    const res = await request(`${base}/v1/webhooks/${id}`, {
+      method: 'POST',
+      headers: signedHeaders(secret, body),
+      body,
+    })
     expect(res.statusCode).toBe(202)
     const ack = (await res.body.json()) as { id: string; status: string }
     expect(ack.status).toBe('accepted')
@@ -53,7 +60,10 @@ describe('the running service', () => {
     const chunk = Buffer.alloc(16 * 1024, 0x20)
     let written = 0
     const result = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpRequest(`${base}/v1/webhooks/${id}`, { method: 'POST', headers: signedHeaders(secret, '{}') })
+      const req = httpRequest(`${base}/v1/webhooks/${id}`, {
+        method: 'POST',
+        headers: signedHeaders(secret, '{}'),
+      })
       req.on('response', (res) => {
         let text = ''
         res.on('data', (d) => {

@@ -35,7 +35,9 @@ async function send(data: Record<string, unknown>): Promise<string> {
 type Row = { status: string; attempts: number; error: string | null; processed_at: Date | null }
 const settled = (id: string) =>
   eventually(async () => {
-    const [row] = await t.db.sql<Row[]>`select status, attempts, error, processed_at from inbox where id = ${id}`
+    const [row] = await t.db.sql<
+      Row[]
+    >`select status, attempts, error, processed_at from inbox where id = ${id}`
     return row && row.status !== 'received' && row.status !== 'processing' ? row : undefined
   })
 
@@ -65,10 +67,22 @@ describe('event worker', () => {
   it('ends failed, with the last reason, when the retries run out', async () => {
     const body = pingEvent({ data: { script: 'always-fails' } })
     const [written] = await insertBatch(t.db.sql, [
-      { sourceId: source.id, webhookId: 'msg_retries', eventType: 'test.ping', occurredAt: null, objectId: null, body, requestId: null },
+      {
+        sourceId: source.id,
+        webhookId: 'msg_retries',
+        eventType: 'test.ping',
+        occurredAt: null,
+        objectId: null,
+        body,
+        requestId: null,
+      },
     ])
     const id = written?.id as string
-    await t.deps.queues.events.add('apply-event', { inboxId: id }, { jobId: `short-${id}`, attempts: 3, backoff: { type: 'fixed', delay: 10 } })
+    await t.deps.queues.events.add(
+      'apply-event',
+      { inboxId: id },
+      { jobId: `short-${id}`, attempts: 3, backoff: { type: 'fixed', delay: 10 } },
+    )
     const row = await settled(id)
     expect(row).toMatchObject({ status: 'failed', attempts: 3, error: 'transient forever' })
     expect(calls.get(id)).toBe(3)

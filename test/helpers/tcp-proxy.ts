@@ -1,4 +1,4 @@
-import { createServer, type Server, type Socket, connect } from 'node:net'
+import { connect, createServer, type Server, type Socket } from 'node:net'
 
 /**
  * A TCP proxy that a test can take down and bring back on the same port: the way to make Redis

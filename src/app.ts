@@ -16,7 +16,7 @@ export function createApp(deps: Deps) {
   app.use('*', async (c, next) => {
     const started = performance.now()
     await next()
-    deps.log.debug(
+    deps.log.info(
       {
         request_id: c.get('requestId'),
         method: c.req.method,

@@ -32,6 +32,7 @@ export type IngestOutcome =
   | { outcome: 'invalid_event'; details: { path: string; message: string }[] }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const MAX_WEBHOOK_ID = 256
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
@@ -44,7 +45,9 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
   if (!UUID.test(req.sourceId)) return { outcome: 'source_not_found' }
   const source = await loadIngestSource(deps, req.sourceId)
   if (!source) return { outcome: 'source_not_found' }
-  if (!id || !timestamp || !signature) return { outcome: 'signature_headers_missing' }
+  // Bounded so a hostile id cannot exceed the unique index's row size and fail a whole group commit.
+  if (!id || !timestamp || !signature || id.length > MAX_WEBHOOK_ID)
+    return { outcome: 'signature_headers_missing' }
 
   const now = deps.clock.now()
   const limit = source.rate_limit_per_minute ?? deps.defaultRatePerMinute

@@ -80,6 +80,9 @@ create table inbox (
   status text not null default 'received'
     check (status in ('received', 'processing', 'applied', 'stale', 'waiting', 'ignored_unpaid', 'failed')),
   attempts integer not null default 0,
+  -- Bumped whenever a settled row is queued again (replay, wake-up): part of the job id, so the
+  -- new job is not mistaken for the finished one BullMQ may still keep.
+  generation integer not null default 0,
   enqueued_at timestamptz,
   processed_at timestamptz,
   error text,

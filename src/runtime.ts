@@ -46,7 +46,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   const queues = createQueues(redis, config.QUEUE_PREFIX, log)
   const inbox = createInboxWriter(sql)
   const enqueuer = createEnqueuer({ sql, queues, log })
-  inbox.onCommitted((ids) => enqueuer.enqueue(ids))
+  inbox.onCommitted((refs) => enqueuer.enqueue(refs))
   const deps: Deps = {
     config,
     sql,
@@ -80,7 +80,9 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       prefix: config.QUEUE_PREFIX,
       log,
       concurrency: config.WORKER_CONCURRENCY,
+      lockMs: config.WORKER_LOCK_MS,
       handle: handleEvent,
+      enqueue: (refs) => enqueuer.enqueue(refs),
     })
     relay = startRelay({ sql, queues, log }, { intervalMs: 5000, afterSeconds: config.RELAY_AFTER_SECONDS })
     log.info({ concurrency: config.WORKER_CONCURRENCY }, 'worker started')

@@ -37,3 +37,8 @@ export async function ensureDatabase(url: string): Promise<void> {
     await sql.end()
   }
 }
+
+/** A JSON parameter (jsonb) from any serializable value; the driver's type is narrower than ours. */
+export function jsonParam(sql: Sql | Tx, value: unknown) {
+  return sql.json(value as postgres.JSONValue)
+}

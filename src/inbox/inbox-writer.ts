@@ -1,4 +1,5 @@
 import type { Sql } from '../db/client.js'
+import type { EventRef } from '../queue/jobs.js'
 
 export type InboxRow = {
   sourceId: string
@@ -17,8 +18,8 @@ type Pending = { row: InboxRow; resolve: (w: InboxWrite) => void; reject: (err: 
 export type InboxWriter = {
   /** Resolves once the row is committed (or found already stored): the acknowledgement. */
   write(row: InboxRow): Promise<InboxWrite>
-  /** Called with the ids of newly committed rows, after their commit. */
-  onCommitted(listener: (ids: string[]) => void): void
+  /** Called with the newly committed rows, after their commit. */
+  onCommitted(listener: (refs: EventRef[]) => void): void
 }
 
 /**
@@ -30,7 +31,7 @@ export function createInboxWriter(sql: Sql, opts: { maxBatch?: number } = {}): I
   const maxBatch = opts.maxBatch ?? 500
   let queue: Pending[] = []
   let inFlight = 0
-  const listeners: ((ids: string[]) => void)[] = []
+  const listeners: ((refs: EventRef[]) => void)[] = []
 
   function pump() {
     // One statement at a time per process, plus one being assembled: batches grow under load.
@@ -53,7 +54,7 @@ export function createInboxWriter(sql: Sql, opts: { maxBatch?: number } = {}): I
       batch.forEach((p, i) => {
         p.resolve(results[i] as InboxWrite)
       })
-      const fresh = results.filter((r) => !r.duplicate).map((r) => r.id)
+      const fresh = results.filter((r) => !r.duplicate).map((r) => ({ id: r.id, generation: 0 }))
       if (fresh.length > 0) for (const l of listeners) l(fresh)
     } catch (err) {
       for (const p of batch) p.reject(err)

@@ -1,13 +1,16 @@
 import type { Sql } from '../db/client.js'
 import type { Logger } from '../log.js'
+import type { EventRef } from '../queue/jobs.js'
 import type { Queues } from '../queue/queues.js'
 
 export type RelayDeps = { sql: Sql; queues: Queues; log: Logger }
 
 /** Queues the committed rows and records that they were queued. */
-export async function enqueueRows(deps: RelayDeps, ids: readonly string[]): Promise<void> {
-  await deps.queues.enqueueEvents(ids)
-  await deps.sql`update inbox set enqueued_at = now() where id = any(${deps.sql.array(ids as string[])}::bigint[])`
+export async function enqueueRows(deps: RelayDeps, refs: readonly EventRef[]): Promise<void> {
+  if (refs.length === 0) return
+  await deps.queues.enqueueEvents(refs)
+  const ids = refs.map((r) => r.id)
+  await deps.sql`update inbox set enqueued_at = now() where id = any(${deps.sql.array(ids)}::bigint[])`
 }
 
 const PAGE = 1000
@@ -24,17 +27,16 @@ export async function sweep(
   let total = 0
   let after = '0'
   for (;;) {
-    const rows = await deps.sql<{ id: string }[]>`
-      select id from inbox
+    const rows = await deps.sql<EventRef[]>`
+      select id, generation from inbox
       where status in ('received', 'processing') and id > ${after}
         and received_at < now() - make_interval(secs => ${opts.afterSeconds})
         and (${opts.everything} or enqueued_at is null or enqueued_at < now() - interval '10 minutes')
       order by id limit ${PAGE}`
     if (rows.length === 0) return total
-    const ids = rows.map((r) => String(r.id))
-    await enqueueRows(deps, ids)
-    total += ids.length
-    after = ids[ids.length - 1] as string
+    await enqueueRows(deps, rows)
+    total += rows.length
+    after = (rows[rows.length - 1] as EventRef).id
     if (rows.length < PAGE) return total
   }
 }
@@ -98,10 +100,10 @@ export function startRelay(deps: RelayDeps, opts: { intervalMs: number; afterSec
 export function createEnqueuer(deps: RelayDeps) {
   const pending = new Set<Promise<void>>()
   return {
-    enqueue(ids: string[]) {
-      const p = enqueueRows(deps, ids)
+    enqueue(refs: EventRef[]) {
+      const p = enqueueRows(deps, refs)
         .catch((err: unknown) =>
-          deps.log.warn({ err: (err as Error).message, rows: ids.length }, 'enqueue deferred to relay'),
+          deps.log.warn({ err: (err as Error).message, rows: refs.length }, 'enqueue deferred to relay'),
         )
         .finally(() => pending.delete(p))
       pending.add(p)

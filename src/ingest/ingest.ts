@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
 import type { InboxWriter } from '../inbox/inbox-writer.js'
 import { issueDetails } from '../mappers/envelope.js'
-import { envelopeChecks } from '../mappers/index.js'
+import { mappers } from '../mappers/index.js'
 import { loadIngestSource, type SourceDeps } from '../sources/sources.js'
 import { verify, type WebhookHeaders } from '../verify/standard-webhooks.js'
 import { checkRateLimit } from './rate-limit.js'
@@ -66,7 +66,7 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
   } catch {
     return { outcome: 'invalid_json' }
   }
-  const checked = envelopeChecks[source.format](payload)
+  const checked = mappers[source.format].envelope(payload)
   if (!checked.ok) return { outcome: 'invalid_event', details: issueDetails(checked.issues) }
 
   const written = await deps.inbox.write({

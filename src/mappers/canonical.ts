@@ -1,5 +1,13 @@
 import { z } from 'zod'
 import type { Envelope, EnvelopeResult } from './envelope.js'
+import { issueDetails } from './envelope.js'
+import {
+  AccountState,
+  type MapResult,
+  type Operation,
+  SubscriptionState,
+  type Version,
+} from './operations.js'
 
 export const CanonicalEventType = z.enum([
   'account.created',
@@ -33,4 +41,38 @@ export function canonicalEnvelope(payload: unknown): EnvelopeResult {
     objectId: typeof data.id === 'string' || typeof data.id === 'number' ? String(data.id) : null,
   }
   return { ok: true, envelope }
+}
+
+const AccountClose = z.object({ id: AccountState.shape.id })
+
+/** The canonical format maps one event to one operation on the object it carries. */
+export function mapCanonical(payload: unknown): MapResult {
+  const envelope = CanonicalEnvelope.safeParse(payload)
+  if (!envelope.success) return invalid('envelope', envelope.error.issues)
+  const { type, occurred_at, sequence, data } = envelope.data
+  const version: Version = { sequence: sequence ?? null, occurredAt: new Date(occurred_at) }
+  let op: Operation
+  if (type === 'test.ping') return { ok: true, operations: [] }
+  if (type === 'account.deleted') {
+    const parsed = AccountClose.safeParse(data)
+    if (!parsed.success) return invalid('account', parsed.error.issues, 'data')
+    op = { kind: 'account', action: 'close', version, eventType: type, id: parsed.data.id }
+  } else if (type.startsWith('account.')) {
+    const parsed = AccountState.safeParse(data)
+    if (!parsed.success) return invalid('account', parsed.error.issues, 'data')
+    op = { kind: 'account', action: 'upsert', version, eventType: type, state: parsed.data }
+  } else {
+    const parsed = SubscriptionState.safeParse(data)
+    if (!parsed.success) return invalid('subscription', parsed.error.issues, 'data')
+    op = { kind: 'subscription', version, eventType: type, state: parsed.data }
+  }
+  return { ok: true, operations: [op] }
+}
+
+function invalid(what: string, issues: z.core.$ZodIssue[], prefix?: string): MapResult {
+  const details = issueDetails(issues).map((d) => ({
+    ...d,
+    path: prefix ? (d.path === '(root)' ? prefix : `${prefix}.${d.path}`) : d.path,
+  }))
+  return { ok: false, reason: `${what} does not match the canonical format`, details }
 }

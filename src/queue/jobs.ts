@@ -20,17 +20,20 @@ export const ApplyEvent = {
 export type ApplyEventData = z.infer<typeof ApplyEvent.schema>
 
 /**
- * One job id per inbox row (BullMQ refuses integer ids, hence the prefix): adding the same row
- * twice while its job exists is a no-op.
+ * One job id per inbox row and generation (BullMQ refuses integer ids, hence the prefix): adding
+ * the same row twice while its job exists is a no-op.
  */
-export function eventJobId(inboxId: string): string {
-  return `inbox-${inboxId}`
+export function eventJobId(ref: EventRef): string {
+  return `inbox-${ref.id}-${ref.generation}`
 }
 
-export function applyEventJob(inboxId: string) {
+/** An inbox row as the queue knows it: its id and how many times it was queued anew. */
+export type EventRef = { id: string; generation: number }
+
+export function applyEventJob(ref: EventRef) {
   return {
     name: ApplyEvent.name,
-    data: { inboxId } satisfies ApplyEventData,
-    opts: { ...ApplyEvent.options, jobId: eventJobId(inboxId) },
+    data: { inboxId: ref.id } satisfies ApplyEventData,
+    opts: { ...ApplyEvent.options, jobId: eventJobId(ref) },
   }
 }

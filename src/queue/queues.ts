@@ -2,15 +2,15 @@ import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { withTimeout } from '../async.js'
 import type { Logger } from '../log.js'
-import { ApplyEvent, applyEventJob } from './jobs.js'
+import { ApplyEvent, applyEventJob, type EventRef } from './jobs.js'
 
 export type Queues = {
   events: Queue
   /** The fail-fast producer connection the queues share. */
   connection: Redis
   prefix: string
-  /** Queues one job per inbox id; resolves once Redis has them all (ids already queued are no-ops). */
-  enqueueEvents(inboxIds: readonly string[]): Promise<void>
+  /** Queues one job per inbox row; resolves once Redis has them all (jobs already there are no-ops). */
+  enqueueEvents(refs: readonly EventRef[]): Promise<void>
   close(): Promise<void>
 }
 
@@ -24,9 +24,9 @@ export function createQueues(connection: Redis, prefix: string, log: Logger): Qu
     events,
     connection,
     prefix,
-    async enqueueEvents(inboxIds) {
-      if (inboxIds.length === 0) return
-      await withTimeout(events.addBulk(inboxIds.map(applyEventJob)), 5000, 'redis addBulk')
+    async enqueueEvents(refs) {
+      if (refs.length === 0) return
+      await withTimeout(events.addBulk(refs.map(applyEventJob)), 5000, 'redis addBulk')
     },
     async close() {
       await events.close()

@@ -1,8 +1,8 @@
 import { type Job, UnrecoverableError, Worker } from 'bullmq'
 import type { Redis } from 'ioredis'
-import type { Sql, Tx } from '../db/client.js'
+import { jsonParam, type Sql, type Tx } from '../db/client.js'
 import type { Logger } from '../log.js'
-import { ApplyEvent } from './jobs.js'
+import { ApplyEvent, type EventRef } from './jobs.js'
 
 export type ClaimedEvent = {
   id: string
@@ -13,8 +13,15 @@ export type ClaimedEvent = {
   attempts: number
 }
 
-/** Terminal statuses a handler can settle an event in (besides `failed`). */
-export type Settled = { status: 'applied' | 'stale' | 'waiting' | 'ignored_unpaid'; details?: unknown }
+/** How a handler settles an event (besides `failed`, which is thrown). */
+export type Settled = {
+  status: 'applied' | 'stale' | 'waiting' | 'ignored_unpaid'
+  details?: unknown
+  /** With `waiting`: the object of the same source the event is parked on. */
+  waitingFor?: { kind: 'account' | 'subscription'; id: string }
+  /** Parked events this one woke up: queued once the transaction has committed. */
+  wake?: EventRef[]
+}
 
 /**
  * Applies one claimed event inside `tx`, the same transaction that records its status: a crash at
@@ -25,9 +32,13 @@ export type EventHandler = (tx: Tx, event: ClaimedEvent) => Promise<Settled>
 export type EventWorkerDeps = {
   sql: Sql
   connection: Redis
+  /** Queues inbox rows (woken events); a failure leaves them to the relay. */
+  enqueue: (refs: EventRef[]) => void
   prefix: string
   log: Logger
   concurrency: number
+  /** BullMQ lock duration; a crashed worker's jobs are picked up again after it. */
+  lockMs?: number
   handle: EventHandler
 }
 
@@ -36,6 +47,8 @@ export function createEventWorker(deps: EventWorkerDeps): Worker {
     connection: deps.connection,
     prefix: deps.prefix,
     concurrency: deps.concurrency,
+    lockDuration: deps.lockMs ?? 30_000,
+    stalledInterval: deps.lockMs ?? 30_000,
     autorun: true,
   })
   worker.on('error', (err) => deps.log.warn({ err: err.message }, 'worker error'))
@@ -45,25 +58,32 @@ export function createEventWorker(deps: EventWorkerDeps): Worker {
   return worker
 }
 
-export async function processJob(deps: Pick<EventWorkerDeps, 'sql' | 'handle'>, job: Job): Promise<string> {
+export async function processJob(
+  deps: Pick<EventWorkerDeps, 'sql' | 'handle' | 'enqueue'>,
+  job: Job,
+): Promise<string> {
   const parsed = ApplyEvent.schema.safeParse(job.data)
   if (!parsed.success) throw new UnrecoverableError('malformed job data')
   const { inboxId } = parsed.data
   try {
-    return await deps.sql.begin(async (tx) => {
+    const settled = await deps.sql.begin(async (tx) => {
       // The row lock makes a second job for the same row (relay re-add, stalled retry) wait, then skip.
       const [event]: [ClaimedEvent?] = await tx`
         update inbox set status = 'processing', attempts = attempts + 1
         where id = ${inboxId} and status in ('received', 'processing')
         returning id, source_id, webhook_id, event_type, body, attempts`
-      if (!event) return 'settled-already'
+      if (!event) return undefined
       const settled = await deps.handle(tx, event)
       await tx`
         update inbox set status = ${settled.status}, processed_at = now(), error = null,
-          error_details = ${settled.details === undefined ? null : tx.json(settled.details as never)}
+          error_details = ${settled.details === undefined ? null : jsonParam(tx, settled.details)},
+          waiting_for_kind = ${settled.waitingFor?.kind ?? null}, waiting_for_id = ${settled.waitingFor?.id ?? null}
         where id = ${inboxId}`
-      return settled.status
+      return settled
     })
+    if (!settled) return 'settled-already'
+    if (settled.wake?.length) deps.enqueue(settled.wake)
+    return settled.status
   } catch (err) {
     const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)
     await recordFailure(deps.sql, inboxId, err, final)
@@ -84,7 +104,7 @@ async function recordFailure(sql: Sql, inboxId: string, err: unknown, final: boo
       attempts = attempts + 1,
       processed_at = case when ${final} then now() else processed_at end,
       error = ${message.slice(0, 2000)},
-      error_details = ${details === null ? null : sql.json(details as never)}
+      error_details = ${details === null ? null : jsonParam(sql, details)}
     where id = ${inboxId} and status in ('received', 'processing')`.catch(() => {
     // Postgres is down too: the job's own retry (or the relay) brings the row back later.
   })

@@ -1,7 +1,64 @@
-import type { EventHandler } from '../queue/worker.js'
+import postgres from 'postgres'
+import { mappers } from '../mappers/index.js'
+import type { EventHandler, Settled } from '../queue/worker.js'
+import type { SourceFormat } from '../sources/sources.js'
+import { applyAccount } from './accounts.js'
+import type { ApplyContext } from './context.js'
+import { lockObjects, objectsOf } from './objects.js'
+import { type ApplyStatus, EventRejected, MustWait } from './outcome.js'
+import { applySubscription } from './subscriptions.js'
 
 /**
- * Settles an event. The canonical mapping and apply step (accounts, subscriptions, history) lands
- * with the sync issue; until then every verified, stored event is marked applied.
+ * Applies one inbox event: map the payload with its source's format, lock the objects it
+ * touches, apply each operation. Runs inside the worker's transaction, so the records, their
+ * history and the inbox status commit together or not at all.
  */
-export const handleEvent: EventHandler = async () => ({ status: 'applied' })
+export const handleEvent: EventHandler = async (tx, event) => {
+  // Declares this transaction the sync writer: the database refuses synced-field writes otherwise.
+  await tx`select set_config('tiersync.writer', 'sync', true)`
+  const [source]: [{ format: SourceFormat; account_id: string }?] = await tx`
+    select format, account_id from sources where id = ${event.source_id}`
+  if (!source) throw new EventRejected('source no longer exists')
+
+  let payload: unknown
+  try {
+    payload = JSON.parse(event.body)
+  } catch {
+    throw new EventRejected('stored body is not JSON')
+  }
+  const mapped = mappers[source.format].map(payload)
+  if (!mapped.ok) throw new EventRejected(mapped.reason, mapped.details)
+
+  const ctx: ApplyContext = {
+    tx,
+    sourceId: event.source_id,
+    tenantId: source.account_id,
+    inboxId: event.id,
+    wake: [],
+  }
+  await lockObjects(tx, event.source_id, mapped.operations.flatMap(objectsOf))
+  try {
+    const statuses = await tx.savepoint(async () => {
+      const out: ApplyStatus[] = []
+      for (const op of mapped.operations) {
+        out.push(op.kind === 'account' ? await applyAccount(ctx, op) : await applySubscription(ctx, op))
+      }
+      return out
+    })
+    return { status: summarize(statuses), wake: ctx.wake }
+  } catch (err) {
+    if (err instanceof MustWait) {
+      // Nothing of this event is kept (the savepoint rolled back); it runs again once the object arrives.
+      return { status: 'waiting', waitingFor: { kind: err.kind, id: err.externalId } } satisfies Settled
+    }
+    if (err instanceof postgres.PostgresError && err.code === 'P0001') throw new EventRejected(err.message)
+    throw err
+  }
+}
+
+/** An event with several operations is `applied` if any changed something, else its one outcome. */
+function summarize(statuses: ApplyStatus[]): ApplyStatus {
+  if (statuses.length === 0 || statuses.includes('applied')) return 'applied'
+  if (statuses.includes('stale')) return 'stale'
+  return 'ignored_unpaid'
+}

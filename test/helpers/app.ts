@@ -9,6 +9,7 @@ import { type Config, loadConfig } from '../../src/config.js'
 import type { Deps } from '../../src/deps.js'
 import { createInboxWriter } from '../../src/inbox/inbox-writer.js'
 import { createEnqueuer } from '../../src/inbox/relay.js'
+import type { EventRef } from '../../src/queue/jobs.js'
 import { createQueues } from '../../src/queue/queues.js'
 import { createProducerRedis } from '../../src/queue/redis.js'
 import { createSecretBox } from '../../src/sources/secret-box.js'
@@ -41,6 +42,7 @@ export type TestApp = {
   keyFor(role: Role): Promise<string>
   /** Waits for enqueues started by commits (they run off the request path). */
   drain(): Promise<void>
+  enqueue(refs: EventRef[]): void
 }
 
 /** The real app on a fresh database and a unique queue prefix; everything closed after the file. */
@@ -53,7 +55,7 @@ export async function createTestApp(
   const queues = createQueues(redis, config.QUEUE_PREFIX, silentLog)
   const inbox = createInboxWriter(db.sql)
   const enqueuer = createEnqueuer({ sql: db.sql, queues, log: silentLog })
-  inbox.onCommitted((ids) => enqueuer.enqueue(ids))
+  inbox.onCommitted((refs) => enqueuer.enqueue(refs))
   const deps: Deps = {
     config,
     sql: db.sql,
@@ -79,6 +81,7 @@ export async function createTestApp(
     adminKey,
     keyFor: async (role) => (await createApiKey(db.sql, { name: `test ${role}`, role })).key,
     drain: () => enqueuer.drain(),
+    enqueue: (refs) => enqueuer.enqueue(refs),
   }
 }
 

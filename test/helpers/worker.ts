@@ -15,6 +15,7 @@ export function startTestWorker(t: TestApp, handle: EventHandler = handleEvent) 
     log: silentLog,
     concurrency: 4,
     handle,
+    enqueue: (refs) => t.enqueue(refs),
   })
   afterAll(async () => {
     await worker.close()

@@ -3,11 +3,14 @@ import { methodNotAllowed } from 'hono/method-not-allowed'
 import { requestId } from 'hono/request-id'
 import type { Deps } from './deps.js'
 import { AppError } from './errors.js'
+import { accountsRoutes } from './routes/accounts.js'
 import { apiKeysRoutes } from './routes/api-keys.js'
 import { errorResponse, onError } from './routes/error-handler.js'
+import { eventsRoutes } from './routes/events.js'
 import { healthRoutes } from './routes/health.js'
 import type { Env } from './routes/openapi.js'
 import { sourcesRoutes } from './routes/sources.js'
+import { subscriptionsRoutes } from './routes/subscriptions.js'
 import { webhookRoutes } from './routes/webhooks.js'
 
 export function createApp(deps: Deps) {
@@ -32,6 +35,9 @@ export function createApp(deps: Deps) {
   app.route('/v1/webhooks', webhookRoutes(deps))
   app.route('/v1/api-keys', apiKeysRoutes(deps.sql))
   app.route('/v1/sources', sourcesRoutes(deps))
+  app.route('/v1/accounts', accountsRoutes(deps.sql))
+  app.route('/v1/subscriptions', subscriptionsRoutes(deps.sql))
+  app.route('/v1/events', eventsRoutes(deps))
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

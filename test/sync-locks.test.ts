@@ -13,6 +13,8 @@ await bss.send(subscription('sub-1', 'cust-x', { quantity: 10 }))
 await settled(t)
 const [custX] = await t.db.sql<{ id: string }[]>`select id from accounts where external_id = 'cust-x'`
 const [sub1] = await t.db.sql<{ id: string }[]>`select id from subscriptions where external_id = 'sub-1'`
+const custXId = custX?.id as string
+const sub1Id = sub1?.id as string
 
 async function errorOf(res: Response) {
   return ((await res.json()) as { error: { code: string; message: string; details?: { fields: string[] } } })
@@ -21,29 +23,29 @@ async function errorOf(res: Response) {
 
 describe('synced fields are read-only', () => {
   it('the database refuses a plain UPDATE of a subscription', async () => {
-    await expect(t.db.sql`update subscriptions set quantity = 999 where id = ${sub1?.id}`).rejects.toThrow(
+    await expect(t.db.sql`update subscriptions set quantity = 999 where id = ${sub1Id}`).rejects.toThrow(
       /read-only/,
     )
-    await expect(t.db.sql`delete from subscriptions where id = ${sub1?.id}`).rejects.toThrow(/read-only/)
+    await expect(t.db.sql`delete from subscriptions where id = ${sub1Id}`).rejects.toThrow(/read-only/)
     await expect(t.db.sql`truncate subscriptions cascade`).rejects.toThrow(/cannot be truncated/)
     await expect(
       t.db
         .sql`insert into subscriptions (source_id, external_id, tenant_id, account_id, sku, status, raw_status, quantity,
         billing_cycle, auto_renew, version_key, version_occurred_at)
-        values (${source.id}, 'forged', ${source.account_id}, ${custX?.id}, 'X', 'active', 'active', 1, 'monthly', false, 's:1', now())`,
+        values (${source.id}, 'forged', ${source.account_id}, ${custXId}, 'X', 'active', 'active', 1, 'monthly', false, 's:1', now())`,
     ).rejects.toThrow(/read-only/)
     await expect(t.db.sql`update subscription_versions set state = '{}'`).rejects.toThrow(/read-only/)
-    const [row] = await t.db.sql`select quantity from subscriptions where id = ${sub1?.id}`
+    const [row] = await t.db.sql`select quantity from subscriptions where id = ${sub1Id}`
     expect(row?.quantity).toBe(10)
   })
 
   it('the database refuses synced account fields but allows distributor-owned ones', async () => {
     await expect(
-      t.db.sql`update accounts set name = 'Renamed', email = 'x@y.z' where id = ${custX?.id}`,
+      t.db.sql`update accounts set name = 'Renamed', email = 'x@y.z' where id = ${custXId}`,
     ).rejects.toThrow(/read-only: name, email/)
-    await expect(t.db.sql`delete from accounts where id = ${custX?.id}`).rejects.toThrow(/never deleted/)
-    await t.db.sql`update accounts set notes = 'key account', tags = '{vip}' where id = ${custX?.id}`
-    const [row] = await t.db.sql`select name, notes, tags from accounts where id = ${custX?.id}`
+    await expect(t.db.sql`delete from accounts where id = ${custXId}`).rejects.toThrow(/never deleted/)
+    await t.db.sql`update accounts set notes = 'key account', tags = '{vip}' where id = ${custXId}`
+    const [row] = await t.db.sql`select name, notes, tags from accounts where id = ${custXId}`
     expect(row).toEqual({ name: 'Cloud Customer X', notes: 'key account', tags: ['vip'] })
   })
 
@@ -52,13 +54,13 @@ describe('synced fields are read-only', () => {
     await expect(
       t.db.sql.begin(async (tx) => {
         await tx`select set_config('tiersync.writer', 'sync', true)`
-        await tx`update accounts set parent_id = ${other.account_id} where id = ${custX?.id}`
+        await tx`update accounts set parent_id = ${other.account_id} where id = ${custXId}`
       }),
     ).rejects.toThrow(/would leave its tenant reseller tree/)
   })
 
   it('PATCH /v1/accounts/{id} answers 409 field_locked naming the synced fields', async () => {
-    const res = await t.app.request(`/v1/accounts/${custX?.id}`, {
+    const res = await t.app.request(`/v1/accounts/${custXId}`, {
       method: 'PATCH',
       headers: { ...bearer(t.adminKey), 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'X Renamed', billing_address: {}, parent: 'lite-2', notes: 'ok' }),
@@ -67,13 +69,13 @@ describe('synced fields are read-only', () => {
     const err = await errorOf(res)
     expect(err.code).toBe('field_locked')
     expect(err.details?.fields).toEqual(['name', 'billing_address', 'parent'])
-    const [row] = await t.db.sql`select name from accounts where id = ${custX?.id}`
+    const [row] = await t.db.sql`select name from accounts where id = ${custXId}`
     expect(row?.name).toBe('Cloud Customer X')
   })
 
   it('PATCH changes distributor-owned fields, validates them, and needs the admin role', async () => {
     const patch = (body: unknown, key = t.adminKey) =>
-      t.app.request(`/v1/accounts/${custX?.id}`, {
+      t.app.request(`/v1/accounts/${custXId}`, {
         method: 'PATCH',
         headers: { ...bearer(key), 'content-type': 'application/json' },
         body: JSON.stringify(body),
@@ -105,7 +107,7 @@ describe('synced fields are read-only', () => {
 
   it('has no route that writes a subscription', async () => {
     for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
-      const res = await t.app.request(`/v1/subscriptions/${sub1?.id}`, {
+      const res = await t.app.request(`/v1/subscriptions/${sub1Id}`, {
         method,
         headers: { ...bearer(t.adminKey), 'content-type': 'application/json' },
         body: method === 'DELETE' ? undefined : JSON.stringify({ quantity: 1 }),
@@ -125,7 +127,7 @@ describe('tenant isolation', () => {
     await settled(t)
     expect(await statusOf(t, sub.id)).toBe('waiting')
     expect(await statusOf(t, acc.id)).toBe('waiting')
-    const [mine] = await t.db.sql`select quantity, version_sequence from subscriptions where id = ${sub1?.id}`
+    const [mine] = await t.db.sql`select quantity, version_sequence from subscriptions where id = ${sub1Id}`
     expect(mine).toEqual({ quantity: 10, version_sequence: null })
     const tree = await t.db
       .sql`select name from accounts where tenant_id = ${source.account_id} order by name`

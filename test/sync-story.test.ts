@@ -237,10 +237,10 @@ describe('the seed story', () => {
   })
 
   it('filters subscriptions and pages through them with a cursor', async () => {
-    const q = (s: string) =>
-      t.app
-        .request(`/v1/subscriptions?${s}`, { headers: bearer(t.adminKey) })
-        .then((r) => r.json() as Promise<{ data: { external_id: string }[]; next_cursor?: string }>)
+    const q = async (s: string) => {
+      const res = await t.app.request(`/v1/subscriptions?${s}`, { headers: bearer(t.adminKey) })
+      return (await res.json()) as { data: { external_id: string }[]; next_cursor?: string }
+    }
     expect((await q('status=cancelled')).data.map((s) => s.external_id)).toEqual(['sub-z1'])
     expect((await q('sku=CFQ7TTC0J1FV:0001')).data.map((s) => s.external_id)).toEqual(['addon-x1'])
     const first = await q(`source_id=${source.id}&limit=3`)

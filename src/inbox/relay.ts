@@ -15,23 +15,34 @@ export async function enqueueRows(deps: RelayDeps, refs: readonly EventRef[]): P
 
 const PAGE = 1000
 
+/** A job whose row is still unsettled this long after queueing is presumed lost (failed or evicted). */
+const STUCK_AFTER = '10 minutes'
+
 /**
- * Finds committed rows whose job may be missing and queues them again: rows never queued (Redis
- * was down at commit), and, with `everything`, every unsettled row (after Redis came back empty).
- * Re-adding a row whose job still exists is a no-op (job id = inbox id).
+ * Finds committed rows whose job may be missing and queues them: rows never queued (Redis was
+ * down at commit); rows queued long ago and still unsettled, under a new generation so a job
+ * BullMQ gave up on (stalled too often, evicted) does not block the re-add; and, with
+ * `everything`, every unsettled row (after Redis came back, possibly empty). Re-adding a row whose
+ * job still exists is a no-op; a second job for a row changes nothing (the worker locks the row).
  */
 export async function sweep(
   deps: RelayDeps,
   opts: { afterSeconds: number; everything: boolean },
 ): Promise<number> {
-  let total = 0
+  const { sql } = deps
+  const stuck = await sql<EventRef[]>`
+    update inbox set generation = generation + 1
+    where status in ('received', 'processing') and enqueued_at < now() - ${STUCK_AFTER}::interval
+    returning id, generation`
+  await enqueueRows(deps, stuck)
+  let total = stuck.length
   let after = '0'
   for (;;) {
-    const rows = await deps.sql<EventRef[]>`
+    const rows = await sql<EventRef[]>`
       select id, generation from inbox
       where status in ('received', 'processing') and id > ${after}
         and received_at < now() - make_interval(secs => ${opts.afterSeconds})
-        and (${opts.everything} or enqueued_at is null or enqueued_at < now() - interval '10 minutes')
+        and (${opts.everything} or enqueued_at is null)
       order by id limit ${PAGE}`
     if (rows.length === 0) return total
     await enqueueRows(deps, rows)

@@ -49,6 +49,8 @@ export function createEventWorker(deps: EventWorkerDeps): Worker {
     concurrency: deps.concurrency,
     lockDuration: deps.lockMs ?? 30_000,
     stalledInterval: deps.lockMs ?? 30_000,
+    // A crash-looping deployment must not fail jobs for good; the row stays the record either way.
+    maxStalledCount: 10,
     autorun: true,
   })
   worker.on('error', (err) => deps.log.warn({ err: err.message }, 'worker error'))

@@ -8,7 +8,10 @@ import { apiKeysRoutes } from './routes/api-keys.js'
 import { errorResponse, onError } from './routes/error-handler.js'
 import { eventsRoutes } from './routes/events.js'
 import { healthRoutes } from './routes/health.js'
+import { invoiceRunsRoutes } from './routes/invoice-runs.js'
+import { invoicesRoutes } from './routes/invoices.js'
 import type { Env } from './routes/openapi.js'
+import { priceBookRoutes } from './routes/price-book.js'
 import { sourcesRoutes } from './routes/sources.js'
 import { subscriptionsRoutes } from './routes/subscriptions.js'
 import { webhookRoutes } from './routes/webhooks.js'
@@ -38,6 +41,9 @@ export function createApp(deps: Deps) {
   app.route('/v1/accounts', accountsRoutes(deps.sql))
   app.route('/v1/subscriptions', subscriptionsRoutes(deps.sql))
   app.route('/v1/events', eventsRoutes(deps))
+  app.route('/v1/price-book', priceBookRoutes(deps.sql))
+  app.route('/v1/invoice-runs', invoiceRunsRoutes(deps))
+  app.route('/v1/invoices', invoicesRoutes(deps))
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -30,6 +30,8 @@ const Env = z
     /** Seconds a committed inbox row may wait without a job before the relay queues it again. */
     RELAY_AFTER_SECONDS: z.coerce.number().int().positive().default(10),
     QUEUE_PREFIX: z.string().min(1).default('tiersync'),
+    /** Day of the month (UTC) the scheduled invoice run bills the previous month. */
+    INVOICE_RUN_DAY: z.coerce.number().int().min(1).max(28).default(1),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.SECRETS_KEY) {

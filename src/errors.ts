@@ -19,6 +19,8 @@ export const ErrorCode = [
   'rate_limited',
   'conflict',
   'field_locked',
+  'invoice_not_draft',
+  'credit_exceeds_line',
   'storage_unavailable',
   'queue_unavailable',
   'internal_error',
@@ -44,12 +46,14 @@ export function codeToStatus(code: ErrorCode): ContentfulStatusCode {
       return 405
     case 'conflict':
     case 'field_locked':
+    case 'invoice_not_draft':
       return 409
     case 'payload_too_large':
       return 413
     case 'unsupported_media_type':
       return 415
     case 'invalid_event':
+    case 'credit_exceeds_line':
       return 422
     case 'rate_limited':
       return 429

@@ -5,6 +5,7 @@ import { serve } from '@hono/node-server'
 import type { Worker } from 'bullmq'
 import { createApp } from './app.js'
 import { bootstrapAdminKey } from './auth/api-keys.js'
+import { createBillingWorker, scheduleMonthlyRun } from './billing/worker.js'
 import { type Clock, systemClock } from './clock.js'
 import type { Config } from './config.js'
 import { createSql, ensureDatabase } from './db/client.js'
@@ -70,6 +71,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   }
 
   let worker: Worker | undefined
+  let billingWorker: Worker | undefined
   let relay: Relay | undefined
   let workerRedis: ReturnType<typeof createWorkerRedis> | undefined
   if (config.ROLE !== 'api') {
@@ -84,6 +86,19 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       handle: handleEvent,
       enqueue: (refs) => enqueuer.enqueue(refs),
     })
+    billingWorker = createBillingWorker({
+      sql,
+      connection: workerRedis,
+      prefix: config.QUEUE_PREFIX,
+      log,
+      clock: deps.clock,
+    })
+    await scheduleMonthlyRun(queues, config.INVOICE_RUN_DAY).catch((err: unknown) =>
+      log.warn(
+        { err: (err as Error).message },
+        'could not schedule the monthly invoice run; will retry at next start',
+      ),
+    )
     relay = startRelay({ sql, queues, log }, { intervalMs: 5000, afterSeconds: config.RELAY_AFTER_SECONDS })
     log.info({ concurrency: config.WORKER_CONCURRENCY }, 'worker started')
   }
@@ -100,7 +115,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
           const s = server
           await new Promise<void>((resolve) => s.close(() => resolve()))
         }
-        await worker?.close()
+        await Promise.all([worker?.close(), billingWorker?.close()])
         await relay?.stop()
         await enqueuer.drain()
         await queues.close()

@@ -37,3 +37,19 @@ export function applyEventJob(ref: EventRef) {
     opts: { ...ApplyEvent.options, jobId: eventJobId(ref) },
   }
 }
+
+/** An invoice run (created by the API or the monthly scheduler); the run row holds its report. */
+export const InvoiceRun = {
+  queue: 'billing',
+  name: 'invoice-run',
+  schema: z.object({ runId: z.uuid().optional(), scheduled: z.boolean().optional() }),
+  options: {
+    attempts: 3,
+    backoff: { type: 'exponential', delay: 5000, jitter: 0.5 },
+    removeOnComplete: { count: 100 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  } satisfies JobsOptions,
+} as const
+export type InvoiceRunData = z.infer<typeof InvoiceRun.schema>
+
+export const MONTHLY_INVOICE_SCHEDULER = 'monthly-invoice-run'

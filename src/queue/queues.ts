@@ -2,15 +2,17 @@ import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { withTimeout } from '../async.js'
 import type { Logger } from '../log.js'
-import { ApplyEvent, applyEventJob, type EventRef } from './jobs.js'
+import { ApplyEvent, applyEventJob, type EventRef, InvoiceRun } from './jobs.js'
 
 export type Queues = {
   events: Queue
+  billing: Queue
   /** The fail-fast producer connection the queues share. */
   connection: Redis
   prefix: string
   /** Queues one job per inbox row; resolves once Redis has them all (jobs already there are no-ops). */
   enqueueEvents(refs: readonly EventRef[]): Promise<void>
+  enqueueInvoiceRun(runId: string): Promise<void>
   close(): Promise<void>
 }
 
@@ -20,16 +22,26 @@ export function createQueues(connection: Redis, prefix: string, log: Logger): Qu
   // for it (bounded below); afterwards the connection fails fast.
   const events = new Queue(ApplyEvent.queue, { connection, prefix })
   events.on('error', (err) => log.warn({ err: err.message }, 'events queue error'))
+  const billing = new Queue(InvoiceRun.queue, { connection, prefix })
+  billing.on('error', (err) => log.warn({ err: err.message }, 'billing queue error'))
   return {
     events,
+    billing,
     connection,
     prefix,
     async enqueueEvents(refs) {
       if (refs.length === 0) return
       await withTimeout(events.addBulk(refs.map(applyEventJob)), 5000, 'redis addBulk')
     },
+    async enqueueInvoiceRun(runId) {
+      await withTimeout(
+        billing.add(InvoiceRun.name, { runId }, { ...InvoiceRun.options, jobId: `run-${runId}` }),
+        5000,
+        'redis add',
+      )
+    },
     async close() {
-      await events.close()
+      await Promise.all([events.close(), billing.close()])
     },
   }
 }

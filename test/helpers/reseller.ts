@@ -80,7 +80,7 @@ export function sender(t: TestApp, source: { id: string; secret: string }): Send
       const body = JSON.stringify(event)
       const res = await t.app.request(`/v1/webhooks/${source.id}`, {
         method: 'POST',
-        headers: signedHeaders(source.secret, body, { id: webhookId }),
+        headers: signedHeaders(source.secret, body, { id: webhookId, at: t.deps.clock.now() }),
         body,
       })
       const ack = (await res.json()) as { id: string }

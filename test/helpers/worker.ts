@@ -1,4 +1,5 @@
 import { afterAll } from 'vitest'
+import { createBillingWorker } from '../../src/billing/worker.js'
 import { createWorkerRedis } from '../../src/queue/redis.js'
 import { createEventWorker, type EventHandler } from '../../src/queue/worker.js'
 import { handleEvent } from '../../src/sync/handler.js'
@@ -33,4 +34,21 @@ export async function eventually<T>(check: () => Promise<T | undefined>, ms = 15
     if (Date.now() > until) throw new Error(`condition not met within ${ms} ms`)
     await new Promise((r) => setTimeout(r, 50))
   }
+}
+
+/** A real BullMQ billing worker (invoice runs) on the test app's queue prefix. */
+export function startTestBillingWorker(t: TestApp) {
+  const connection = createWorkerRedis(REDIS_URL, silentLog)
+  const worker = createBillingWorker({
+    sql: t.db.sql,
+    connection,
+    prefix: t.deps.config.QUEUE_PREFIX,
+    log: silentLog,
+    clock: t.deps.clock,
+  })
+  afterAll(async () => {
+    await worker.close()
+    connection.disconnect()
+  })
+  return worker
 }

@@ -52,3 +52,7 @@ export function addMonthsToPeriod(period: string, n: number): string {
   const total = y * 12 + (m - 1) + n
   return `${Math.floor(total / 12)}-${String((total % 12) + 1).padStart(2, '0')}`
 }
+
+export function laterOf(a: IsoDate, b: IsoDate): IsoDate {
+  return a >= b ? a : b
+}

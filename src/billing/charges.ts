@@ -1,4 +1,4 @@
-import { addDays, anniversary, daysInclusive, type IsoDate } from './calendar.js'
+import { addDays, anniversary, daysInclusive, type IsoDate, laterOf } from './calendar.js'
 import type { D } from './money.js'
 
 /**
@@ -167,7 +167,7 @@ export function chargesOf(
     const prev = (versions[i - 1] as SubVersion).state
     const v = versions[i] as SubVersion
     const cur = v.state
-    const day = v.effectiveDate < anchor ? anchor : v.effectiveDate
+    const day = laterOf(v.effectiveDate, anchor)
     const cycle = cycleOf(day)
     if (!cycle) continue
     const ref = `change-${v.versionId}`

@@ -162,7 +162,8 @@ begin
     case when new.external_id is distinct from old.external_id then 'external_id' end,
     case when new.status is distinct from old.status then 'status' end,
     case when new.closed_at is distinct from old.closed_at then 'closed_at' end,
-    case when new.version_key is distinct from old.version_key then 'version' end
+    case when (new.version_key, new.version_sequence, new.version_occurred_at)
+      is distinct from (old.version_key, old.version_sequence, old.version_occurred_at) then 'version' end
   ], null);
   if cardinality(changed) > 0 then
     raise exception 'synced fields are read-only: %', array_to_string(changed, ', ')

@@ -30,6 +30,8 @@ const Env = z
     /** Seconds a committed inbox row may wait without a job before the relay queues it again. */
     RELAY_AFTER_SECONDS: z.coerce.number().int().positive().default(10),
     QUEUE_PREFIX: z.string().min(1).default('tiersync'),
+    /** A parked event whose object has not arrived after this long ends `failed` (replayable). */
+    WAITING_EXPIRE_HOURS: z.coerce.number().positive().default(72),
     /** Day of the month (UTC) the scheduled invoice run bills the previous month. */
     INVOICE_RUN_DAY: z.coerce.number().int().min(1).max(28).default(1),
   })
@@ -50,7 +52,9 @@ export class ConfigError extends Error {
 
 /** Parses the environment once, at boot; the message names every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = Env.safeParse(env)
+  // An empty variable (compose's `${X:-}`) means "not set", not "set to nothing".
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+  const parsed = Env.safeParse(present)
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`)
     throw new ConfigError(`invalid configuration\n  ${lines.join('\n  ')}`)

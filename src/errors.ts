@@ -106,6 +106,9 @@ const PG_UNAVAILABLE = new Set([
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now
   '53300', // too_many_connections
+  '53100', // disk_full
+  '25006', // read_only_sql_transaction (a replica after failover)
+  '57014', // query_canceled (statement timeout)
 ])
 
 /** True when an error means "Postgres cannot be reached now", as opposed to a bug or bad data. */

@@ -99,7 +99,14 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
         'could not schedule the monthly invoice run; will retry at next start',
       ),
     )
-    relay = startRelay({ sql, queues, log }, { intervalMs: 5000, afterSeconds: config.RELAY_AFTER_SECONDS })
+    relay = startRelay(
+      { sql, queues, log },
+      {
+        intervalMs: 5000,
+        afterSeconds: config.RELAY_AFTER_SECONDS,
+        waitingExpireSeconds: config.WAITING_EXPIRE_HOURS * 3600,
+      },
+    )
     log.info({ concurrency: config.WORKER_CONCURRENCY }, 'worker started')
   }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { expireWaiting } from '../src/inbox/relay.js'
 import { bearer, createSourceViaApi, createTestApp } from './helpers/app.js'
 import { account, sender, settled, statusOf, subscription } from './helpers/reseller.js'
 import { startTestWorker } from './helpers/worker.js'
@@ -132,6 +133,11 @@ describe('tenant isolation', () => {
     const tree = await t.db
       .sql`select name from accounts where tenant_id = ${source.account_id} order by name`
     expect(tree.map((r) => r.name)).toEqual(['Cloud Customer X', 'Cloud Lite'])
+    // They never resolve: once the waiting limit passes they end failed, with the reason.
+    await expireWaiting(t.db.sql, 0)
+    expect([await statusOf(t, sub.id), await statusOf(t, acc.id)]).toEqual(['failed', 'failed'])
+    const [reason] = await t.db.sql`select error from inbox where id = ${acc.id}`
+    expect(reason?.error).toMatch(/account lite-1, which never arrived in this source's tree/)
   })
 
   it('an event that would cross into another tree ends failed with the reason, changing nothing', async () => {

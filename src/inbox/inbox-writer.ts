@@ -1,4 +1,5 @@
 import type { Sql } from '../db/client.js'
+import { isStorageUnavailable } from '../errors.js'
 import type { EventRef } from '../queue/jobs.js'
 
 export type InboxRow = {
@@ -27,17 +28,28 @@ export type InboxWriter = {
  * concurrent deliveries cost one round trip and one fsync between them, and each caller still
  * hears back only after its own row is durable.
  */
-export function createInboxWriter(sql: Sql, opts: { maxBatch?: number } = {}): InboxWriter {
+export function createInboxWriter(
+  sql: Sql,
+  opts: { maxBatch?: number; maxBatchBytes?: number } = {},
+): InboxWriter {
   const maxBatch = opts.maxBatch ?? 500
+  const maxBatchBytes = opts.maxBatchBytes ?? 8 * 1024 * 1024
   let queue: Pending[] = []
   let inFlight = 0
   const listeners: ((refs: EventRef[]) => void)[] = []
 
   function pump() {
-    // One statement at a time per process, plus one being assembled: batches grow under load.
+    // One statement at a time per process, plus one being assembled: batches grow under load,
+    // bounded by count and by bytes (500 bodies of 1 MiB must not become one statement).
     if (inFlight > 0 || queue.length === 0) return
-    const batch = queue.slice(0, maxBatch)
-    queue = queue.slice(maxBatch)
+    let size = 0
+    let bytes = 0
+    while (size < queue.length && size < maxBatch && (size === 0 || bytes < maxBatchBytes)) {
+      bytes += (queue[size] as Pending).row.body.length
+      size++
+    }
+    const batch = queue.slice(0, size)
+    queue = queue.slice(size)
     inFlight++
     void flush(batch).finally(() => {
       inFlight--
@@ -45,19 +57,38 @@ export function createInboxWriter(sql: Sql, opts: { maxBatch?: number } = {}): I
     })
   }
 
+  function settle(batch: Pending[], results: InboxWrite[]) {
+    batch.forEach((p, i) => {
+      p.resolve(results[i] as InboxWrite)
+    })
+    const fresh = results.filter((r) => !r.duplicate).map((r) => ({ id: r.id, generation: 0 }))
+    if (fresh.length > 0) for (const l of listeners) l(fresh)
+  }
+
   async function flush(batch: Pending[]) {
     try {
-      const results = await insertBatch(
-        sql,
-        batch.map((p) => p.row),
+      settle(
+        batch,
+        await insertBatch(
+          sql,
+          batch.map((p) => p.row),
+        ),
       )
-      batch.forEach((p, i) => {
-        p.resolve(results[i] as InboxWrite)
-      })
-      const fresh = results.filter((r) => !r.duplicate).map((r) => ({ id: r.id, generation: 0 }))
-      if (fresh.length > 0) for (const l of listeners) l(fresh)
     } catch (err) {
-      for (const p of batch) p.reject(err)
+      if (batch.length === 1 || isStorageUnavailable(err)) {
+        for (const p of batch) p.reject(err)
+        return
+      }
+      // One row Postgres refuses must not fail its neighbours: retry each alone.
+      await Promise.all(
+        batch.map(async (p) => {
+          try {
+            settle([p], await insertBatch(sql, [p.row]))
+          } catch (rowErr) {
+            p.reject(rowErr)
+          }
+        }),
+      )
     }
   }
 

@@ -30,12 +30,20 @@ export async function sweep(
   opts: { afterSeconds: number; everything: boolean },
 ): Promise<number> {
   const { sql } = deps
-  const stuck = await sql<EventRef[]>`
-    update inbox set generation = generation + 1
-    where status in ('received', 'processing') and enqueued_at < now() - ${STUCK_AFTER}::interval
-    returning id, generation`
-  await enqueueRows(deps, stuck)
-  let total = stuck.length
+  let total = 0
+  for (;;) {
+    // Marked queued in the same statement, so a slow or failed add is not bumped again next sweep.
+    const stuck = await sql<EventRef[]>`
+      update inbox set generation = generation + 1, enqueued_at = now()
+      where id in (
+        select id from inbox
+        where status in ('received', 'processing') and enqueued_at < now() - ${STUCK_AFTER}::interval
+        order by id limit ${PAGE} for update skip locked)
+      returning id, generation`
+    if (stuck.length > 0) await deps.queues.enqueueEvents(stuck)
+    total += stuck.length
+    if (stuck.length < PAGE) break
+  }
   let after = '0'
   for (;;) {
     const rows = await sql<EventRef[]>`
@@ -52,19 +60,38 @@ export async function sweep(
   }
 }
 
+/**
+ * A parked event whose object never arrives must not wait forever unseen: after the limit it ends
+ * `failed` with the reason (typically an id outside this source's tree), and can be replayed.
+ */
+export async function expireWaiting(sql: RelayDeps['sql'], afterSeconds: number): Promise<number> {
+  const rows = await sql`
+    update inbox set status = 'failed',
+      error = 'waited ' || round(extract(epoch from now() - processed_at) / 3600, 1) || ' h for ' || waiting_for_kind
+        || ' ' || waiting_for_id || ', which never arrived in this source''s tree'
+    where status = 'waiting' and processed_at < now() - make_interval(secs => ${afterSeconds})
+    returning id`
+  return rows.length
+}
+
 export type Relay = { stop(): Promise<void>; sweepNow(everything?: boolean): Promise<number> }
 
 /**
  * The relay loop: a periodic sweep, plus a full sweep whenever the producer connection comes back
  * after losing Redis (Redis may have restarted without its data).
  */
-export function startRelay(deps: RelayDeps, opts: { intervalMs: number; afterSeconds: number }): Relay {
+export function startRelay(
+  deps: RelayDeps,
+  opts: { intervalMs: number; afterSeconds: number; waitingExpireSeconds?: number },
+): Relay {
   let running: Promise<number> | undefined
   let stopped = false
   let lostRedis = false
   const run = (everything: boolean) => {
     running ??= sweep(deps, { afterSeconds: everything ? 0 : opts.afterSeconds, everything })
-      .then((n) => {
+      .then(async (n) => {
+        const expired = await expireWaiting(deps.sql, opts.waitingExpireSeconds ?? 72 * 3600)
+        if (expired > 0) deps.log.warn({ expired }, 'parked events expired')
         if (n > 0) deps.log.info({ queued: n, everything }, 'relay queued inbox rows')
         return n
       })

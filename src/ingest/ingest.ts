@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import type { InboxWriter } from '../inbox/inbox-writer.js'
-import { issueDetails } from '../mappers/envelope.js'
+import { issueDetails, parseJson } from '../mappers/envelope.js'
 import { mappers } from '../mappers/index.js'
 import { loadIngestSource, type SourceDeps } from '../sources/sources.js'
 import { verify, type WebhookHeaders } from '../verify/standard-webhooks.js'
@@ -33,11 +33,13 @@ export type IngestOutcome =
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const MAX_WEBHOOK_ID = 256
-const utf8 = new TextDecoder('utf-8', { fatal: true })
+// ignoreBOM: the stored body is exactly the verified bytes, BOM included.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /**
  * The acknowledgement path. Order matters: cheap refusals first, the signature over the raw bytes
- * before any parsing, and `accepted` only once the inbox row is committed. Postgres errors
+ * before any parsing (and before the rate limit counts), and `accepted` only once the inbox row
+ * is committed. Postgres errors
  * propagate (the route answers 503); Redis errors never block an acknowledgement.
  */
 export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<IngestOutcome> {
@@ -50,19 +52,20 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
     return { outcome: 'signature_headers_missing' }
 
   const now = deps.clock.now()
-  const limit = source.rate_limit_per_minute ?? deps.defaultRatePerMinute
-  const rate = await checkRateLimit(deps.redis, deps.rateLimitPrefix, source.id, limit, now.getTime())
-  if (!rate.allowed) return { outcome: 'rate_limited', retryAfterSeconds: rate.retryAfterSeconds }
-
   const raw = new Uint8Array(await req.readBody())
   const verified = verify(req.headers, raw, source.keys, Math.floor(now.getTime() / 1000))
   if (verified.outcome !== 'verified') return verified
+
+  // Counted only once verified: unsigned traffic must not use up a reseller's allowance.
+  const limit = source.rate_limit_per_minute ?? deps.defaultRatePerMinute
+  const rate = await checkRateLimit(deps.redis, deps.rateLimitPrefix, source.id, limit, now.getTime())
+  if (!rate.allowed) return { outcome: 'rate_limited', retryAfterSeconds: rate.retryAfterSeconds }
 
   let body: string
   let payload: unknown
   try {
     body = utf8.decode(raw)
-    payload = JSON.parse(body)
+    payload = parseJson(body)
   } catch {
     return { outcome: 'invalid_json' }
   }

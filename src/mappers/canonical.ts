@@ -26,9 +26,18 @@ export type CanonicalEventType = z.infer<typeof CanonicalEventType>
 /** What ingest checks before acknowledging (CONTRACT section 3); the worker maps `data` in full. */
 export const CanonicalEnvelope = z.object({
   type: CanonicalEventType,
-  occurred_at: z.iso.datetime({ offset: true }),
+  // Years 1..9999: what Postgres stores; a year-0 timestamp must be a 422, not a failed insert.
+  occurred_at: z.iso.datetime({ offset: true }).refine((v) => {
+    const year = new Date(v).getUTCFullYear()
+    return year >= 1 && year <= 9999
+  }, 'year must be between 0001 and 9999'),
   sequence: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-  data: z.record(z.string(), z.unknown()),
+  data: z
+    .record(z.string(), z.unknown())
+    .refine((d) => !(typeof d.id === 'string' && d.id.includes('\u0000')), {
+      message: 'id must not contain NUL',
+      path: ['id'],
+    }),
 })
 
 export function canonicalEnvelope(payload: unknown): EnvelopeResult {

@@ -9,3 +9,8 @@ export type EnvelopeResult = { ok: true; envelope: Envelope } | { ok: false; iss
 export function issueDetails(issues: readonly z.core.$ZodIssue[]): { path: string; message: string }[] {
   return issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }))
 }
+
+/** JSON.parse that tolerates a leading byte order mark (the stored body keeps it, as verified). */
+export function parseJson(text: string): unknown {
+  return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
+}

@@ -1,5 +1,5 @@
 import { jsonParam } from '../db/client.js'
-import type { AccountState, Operation } from '../mappers/operations.js'
+import type { AccountState, Operation, Version } from '../mappers/operations.js'
 import type { ApplyContext } from './context.js'
 import { wakeWaiters } from './objects.js'
 import { type ApplyStatus, EventRejected, MustWait } from './outcome.js'
@@ -56,14 +56,17 @@ export async function applyAccount(ctx: ApplyContext, op: AccountOp): Promise<Ap
   let state: Record<string, unknown>
   if (op.action === 'close') {
     accountId = (existing as Existing).id
-    if (!newer) return 'stale'
-    const [row]: [{ state: Record<string, unknown> }?] = await tx`
+    // The closed state is the state in force just before this version, with status closed: the
+    // history then shows exactly one change, whatever order the events came in.
+    state = { ...(await stateBefore(ctx, accountId, op.version)), status: 'closed' }
+    if (!newer) {
+      await insertVersion(ctx, accountId, op, key, state)
+      return 'stale'
+    }
+    await tx`
       update accounts set status = 'closed', closed_at = ${op.version.occurredAt}, version_key = ${key},
         version_sequence = ${op.version.sequence}, version_occurred_at = ${op.version.occurredAt}, updated_at = now()
-      where id = ${accountId}
-      returning json_build_object('id', external_id, 'type', type, 'name', name, 'number', number,
-        'email', email, 'billing_address', billing_address, 'status', status) as state`
-    state = row?.state ?? {}
+      where id = ${accountId}`
   } else {
     state = { ...op.state, status: 'active' }
     if (!newer) {
@@ -89,6 +92,33 @@ export async function applyAccount(ctx: ApplyContext, op: AccountOp): Promise<Ap
   await insertVersion(ctx, accountId, op, key, state)
   ctx.wake.push(...(await wakeWaiters(tx, ctx.sourceId, 'account', externalId)))
   return 'applied'
+}
+
+/** The state of the latest version older than `version` (the account exists, so one does). */
+async function stateBefore(
+  ctx: ApplyContext,
+  accountId: string,
+  version: Version,
+): Promise<Record<string, unknown>> {
+  const versions = await ctx.tx<
+    { sequence: string | null; occurred_at: Date; state: Record<string, unknown> }[]
+  >`
+    select sequence, occurred_at, state from account_versions where account_id = ${accountId}`
+  let best: (typeof versions)[number] | undefined
+  for (const v of versions) {
+    const stored = { version_sequence: v.sequence, version_occurred_at: v.occurred_at }
+    if (!isNewer(version, stored)) continue
+    if (
+      !best ||
+      isNewer(
+        { sequence: v.sequence === null ? null : Number(v.sequence), occurredAt: v.occurred_at },
+        { version_sequence: best.sequence, version_occurred_at: best.occurred_at },
+      )
+    )
+      best = v
+  }
+  const { status: _, ...rest } = best?.state ?? {}
+  return rest
 }
 
 async function insertVersion(

@@ -1,4 +1,5 @@
 import postgres from 'postgres'
+import { parseJson } from '../mappers/envelope.js'
 import { mappers } from '../mappers/index.js'
 import type { EventHandler, Settled } from '../queue/worker.js'
 import type { SourceFormat } from '../sources/sources.js'
@@ -22,7 +23,7 @@ export const handleEvent: EventHandler = async (tx, event) => {
 
   let payload: unknown
   try {
-    payload = JSON.parse(event.body)
+    payload = parseJson(event.body)
   } catch {
     throw new EventRejected('stored body is not JSON')
   }
@@ -51,7 +52,10 @@ export const handleEvent: EventHandler = async (tx, event) => {
       // Nothing of this event is kept (the savepoint rolled back); it runs again once the object arrives.
       return { status: 'waiting', waitingFor: { kind: err.kind, id: err.externalId } } satisfies Settled
     }
-    if (err instanceof postgres.PostgresError && err.code === 'P0001') throw new EventRejected(err.message)
+    // P0001: a database invariant refused it; class 22: data Postgres cannot store. Neither heals on retry.
+    if (err instanceof postgres.PostgresError && (err.code === 'P0001' || err.code.startsWith('22'))) {
+      throw new EventRejected(err.message)
+    }
     throw err
   }
 }

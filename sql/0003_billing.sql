@@ -113,7 +113,6 @@ create table invoice_lines (
 -- Database uniqueness, not luck, prevents double billing: a charge is billed once, corrections
 -- are adjustment lines.
 create unique index invoice_lines_billed_once on invoice_lines (line_key) where not adjustment and not void;
-create index invoice_lines_invoice on invoice_lines (invoice_id);
 create index invoice_lines_subscription on invoice_lines (subscription_id);
 
 -- Gapless numbers per document kind and year: the counter row is locked until the transaction
@@ -170,25 +169,37 @@ create trigger credit_note_lines_immutable before update or delete on credit_not
   for each row execute function tiersync_refuse_change();
 
 -- Only drafts change: lines of a finalized or void invoice are never written again (except the
--- void flag set when their invoice is voided).
+-- void flag set when their invoice is voided). Statement-level with transition tables: one check
+-- per statement, however many lines a run writes.
 create function tiersync_lines_of_drafts_only() returns trigger language plpgsql as $$
 declare
-  st text;
+  bad uuid;
 begin
-  select status into st from invoices where id = coalesce(new.invoice_id, old.invoice_id);
-  if st = 'draft' then
-    return coalesce(new, old);
+  if tg_op = 'INSERT' then
+    select i.id into bad from (select distinct invoice_id from new_lines) n join invoices i on i.id = n.invoice_id
+      where i.status <> 'draft' limit 1;
+  elsif tg_op = 'DELETE' then
+    select i.id into bad from (select distinct invoice_id from old_lines) o join invoices i on i.id = o.invoice_id
+      where i.status <> 'draft' limit 1;
+  else
+    select i.id into bad from new_lines n join old_lines o on o.id = n.id join invoices i on i.id = n.invoice_id
+      where i.status <> 'draft'
+        and not (i.status = 'void' and n.void and not o.void
+                 and (n.amount_minor, n.line_key, n.invoice_id) = (o.amount_minor, o.line_key, o.invoice_id))
+      limit 1;
   end if;
-  if tg_op = 'UPDATE' and st = 'void' and new.void and not old.void
-     and (new.amount_minor, new.line_key, new.invoice_id) = (old.amount_minor, old.line_key, old.invoice_id) then
-    return new;
+  if bad is not null then
+    raise exception 'invoice % is not a draft: its lines cannot change', bad using errcode = 'P0001', detail = 'invoice_not_draft';
   end if;
-  raise exception 'invoice % is %: its lines cannot change', coalesce(new.invoice_id, old.invoice_id), st
-    using errcode = 'P0001', detail = 'invoice_not_draft';
+  return null;
 end
 $$;
-create trigger invoice_lines_drafts_only before insert or update or delete on invoice_lines
-  for each row execute function tiersync_lines_of_drafts_only();
+create trigger invoice_lines_drafts_only_insert after insert on invoice_lines
+  referencing new table as new_lines for each statement execute function tiersync_lines_of_drafts_only();
+create trigger invoice_lines_drafts_only_update after update on invoice_lines
+  referencing new table as new_lines old table as old_lines for each statement execute function tiersync_lines_of_drafts_only();
+create trigger invoice_lines_drafts_only_delete after delete on invoice_lines
+  referencing old table as old_lines for each statement execute function tiersync_lines_of_drafts_only();
 
 create function tiersync_invoice_lifecycle() returns trigger language plpgsql as $$
 begin

@@ -300,3 +300,13 @@ describe('rounding stages and modes', () => {
     expect(formatMinor(priceCharge(line as Charge, 'JPY', LINE_HALF_UP).amountMinor, 'JPY')).toBe('6173')
   })
 })
+
+describe('calendar arithmetic', () => {
+  it('matches the platform calendar day by day from 1900 to 2200', async () => {
+    const { dayNumber, fromDayNumber } = await import('../src/billing/calendar.js')
+    for (let n = -25567; n < 84000; n++) {
+      const iso = new Date(n * 86_400_000).toISOString().slice(0, 10)
+      if (dayNumber(iso) !== n || fromDayNumber(n) !== iso) throw new Error(`${n} ${iso}`)
+    }
+  })
+})

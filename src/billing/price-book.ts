@@ -173,25 +173,25 @@ export async function loadPriceLookup(
   const overrides = await sql<PriceRow[]>`
     select sku, billing_cycle, term, unit_price::text, effective_from::text from price_overrides
     where tenant_id = ${tenant.id} and currency = ${tenant.currency} order by effective_from desc`
-  const index = (rows: PriceRow[]) => {
-    const m = new Map<string, PriceRow[]>()
+  // Decimals are built once per price row, not once per line.
+  const factor = new D(1).minus(tenant.discount)
+  const index = (rows: PriceRow[], scale: D | undefined) => {
+    const m = new Map<string, (PriceRow & { value: D })[]>()
     for (const r of rows) {
       const k = `${r.sku}|${r.billing_cycle}`
-      m.set(k, [...(m.get(k) ?? []), r])
+      const list = m.get(k) ?? []
+      list.push({ ...r, value: scale ? new D(r.unit_price).times(scale) : new D(r.unit_price) })
+      m.set(k, list)
     }
     return m
   }
-  const byList = index(list)
-  const byOverride = index(overrides)
-  const factor = new D(1).minus(tenant.discount)
-  const pick = (rows: PriceRow[] | undefined, term: SubState['term'], on: IsoDate) =>
+  const byList = index(list, factor)
+  const byOverride = index(overrides, undefined)
+  const pick = (rows: (PriceRow & { value: D })[] | undefined, term: SubState['term'], on: IsoDate) =>
     rows?.find((r) => r.term === term && r.effective_from <= on) ??
     rows?.find((r) => r.term === null && r.effective_from <= on)
   return ({ sku, billingCycle, term, on }) => {
     const k = `${sku}|${billingCycle}`
-    const override = pick(byOverride.get(k), term, on)
-    if (override) return new D(override.unit_price)
-    const listed = pick(byList.get(k), term, on)
-    return listed ? new D(listed.unit_price).times(factor) : undefined
+    return (pick(byOverride.get(k), term, on) ?? pick(byList.get(k), term, on))?.value
   }
 }

@@ -19,7 +19,11 @@ export function priceCharge(charge: Charge, currency: string, rounding: Rounding
   if (charge.unitPrice === undefined) {
     return { ...charge, effectiveUnitPrice: undefined, amountMinor: 0n, unpriced: true }
   }
-  let effective = charge.unitPrice.times(charge.billingDays).dividedBy(charge.cycleDays)
+  // A whole cycle (most lines) needs no division: its effective price is the unit price.
+  let effective =
+    charge.billingDays === charge.cycleDays
+      ? charge.unitPrice
+      : charge.unitPrice.times(charge.billingDays).dividedBy(charge.cycleDays)
   let amount: D
   if (rounding.stage === 'unit') {
     effective = roundMoney(effective, currency, rounding.mode)

@@ -258,6 +258,8 @@ async function insertLines(tx: Tx, invoiceId: string, currency: string, rows: Li
 
 export type RunDeps = { sql: Sql; log: Logger }
 
+const RUN_LANES = 3
+
 /** A run over one reseller (its source) or every reseller with subscriptions; records its report. */
 export async function executeRun(deps: RunDeps, runId: string): Promise<RunReport> {
   const { sql } = deps
@@ -275,17 +277,23 @@ export async function executeRun(deps: RunDeps, runId: string): Promise<RunRepor
           order by id`
     const listCache: PriceListCache = new Map()
     const invoices: TenantResult[] = []
-    for (const t of tenants) {
-      invoices.push(
-        await runForTenant(sql, {
+    // Resellers are independent (each locked on its own): a few at a time keep Postgres and
+    // this process busy together.
+    let next = 0
+    const lane = async () => {
+      while (next < tenants.length) {
+        const t = tenants[next++] as { id: string }
+        const runFor = {
           tenantId: t.id,
           period: run.period,
           runId: run.dry_run ? null : runId,
           dryRun: run.dry_run,
-          listCache,
-        }),
-      )
+        }
+        invoices.push(await runForTenant(sql, { ...runFor, listCache }))
+      }
     }
+    await Promise.all(Array.from({ length: Math.min(RUN_LANES, tenants.length) }, lane))
+    invoices.sort((a, b) => a.tenant_id.localeCompare(b.tenant_id))
     const report: RunReport = {
       period: run.period,
       dry_run: run.dry_run,

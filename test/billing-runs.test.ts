@@ -1,11 +1,12 @@
 import { extractText, getDocumentProxy } from 'unpdf'
 import { describe, expect, it } from 'vitest'
 import { runForTenant } from '../src/billing/runs.js'
+import { scheduleMonthlyRun } from '../src/billing/worker.js'
 import { frozenClock } from '../src/clock.js'
 import { createSourceViaApi, createTestApp } from './helpers/app.js'
 import { addPrice, api, invoiceOf, runInvoices } from './helpers/billing.js'
 import { account, sender, settled, subscription } from './helpers/reseller.js'
-import { startTestBillingWorker, startTestWorker } from './helpers/worker.js'
+import { eventually, startTestBillingWorker, startTestWorker } from './helpers/worker.js'
 
 const t = await createTestApp({
   clock: frozenClock(new Date('2026-11-24T12:00:00Z')),
@@ -319,6 +320,22 @@ describe('invoice runs', () => {
     const rebill = await runInvoices(t, { period: '2026-03', source_id: source.id })
     expect(rebill.invoices[0]?.invoice_id).not.toBe(id)
     expect(rebill.invoices[0]?.total_minor).toBe('8438')
+  })
+
+  it('is scheduled monthly on the configured day, and a scheduled run bills the month that ended', async () => {
+    await scheduleMonthlyRun(t.deps.queues, 3)
+    const schedulers = await t.deps.queues.billing.getJobSchedulers()
+    expect(schedulers.map((s) => [s.key, s.pattern, s.tz])).toEqual([
+      ['monthly-invoice-run', '0 3 3 * *', 'UTC'],
+    ])
+    // What the scheduler enqueues on that day: the worker turns it into a run for the previous month.
+    await t.deps.queues.billing.add('invoice-run', { scheduled: true }, { jobId: 'scheduled-test' })
+    const run = await eventually(async () => {
+      const [row] = await t.db
+        .sql`select period, status, source_id from invoice_runs where period = '2026-10' and status = 'succeeded'`
+      return row
+    }, 30_000)
+    expect(run).toEqual({ period: '2026-10', status: 'succeeded', source_id: null })
   })
 
   it('guards the billing routes: viewer reads, cannot run; validation errors name the field', async () => {

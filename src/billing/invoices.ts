@@ -76,18 +76,28 @@ export function totalsOf(subtotalMinor: bigint, taxRate: string, currency: strin
   }
 }
 
-export async function refreshTotals(tx: Tx, invoiceId: string, runId: string | null) {
-  const [inv]: [{ currency: string; tax_rate: string; subtotal: string }?] = await tx`
-    select i.currency, i.tax_rate::text, coalesce(sum(l.amount_minor), 0)::text as subtotal
+/** Recomputes subtotal, tax and total of drafts from their lines: one read, one write. */
+export async function refreshTotalsOf(
+  tx: Tx,
+  invoiceIds: string[],
+  runId: string | null,
+  mode: RoundingMode,
+): Promise<Map<string, { subtotal_minor: string; tax_minor: string; total_minor: string }>> {
+  const rows = await tx<{ id: string; currency: string; tax_rate: string; subtotal: string }[]>`
+    select i.id, i.currency, i.tax_rate::text, coalesce(sum(l.amount_minor), 0)::text as subtotal
     from invoices i left join invoice_lines l on l.invoice_id = i.id
-    where i.id = ${invoiceId} group by i.id`
-  if (!inv) throw new Error(`no invoice ${invoiceId}`)
-  const { rounding_mode } = await getSettings(tx)
-  const totals = totalsOf(BigInt(inv.subtotal), inv.tax_rate, inv.currency, rounding_mode)
-  await tx`
-    update invoices set subtotal_minor = ${totals.subtotal_minor}, tax_minor = ${totals.tax_minor},
-      total_minor = ${totals.total_minor}, updated_at = now(), last_run_id = coalesce(${runId}, last_run_id)
-    where id = ${invoiceId}`
+    where i.id = any(${invoiceIds}::uuid[]) group by i.id`
+  const totals = new Map(rows.map((r) => [r.id, totalsOf(BigInt(r.subtotal), r.tax_rate, r.currency, mode)]))
+  const list = [...totals]
+  if (list.length > 0) {
+    await tx`
+      update invoices i set subtotal_minor = x.subtotal, tax_minor = x.tax, total_minor = x.total, updated_at = now(),
+        last_run_id = coalesce(${runId}::uuid, i.last_run_id)
+      from unnest(${list.map(([id]) => id)}::uuid[], ${list.map(([, t]) => t.subtotal_minor)}::bigint[],
+        ${list.map(([, t]) => t.tax_minor)}::bigint[], ${list.map(([, t]) => t.total_minor)}::bigint[])
+        as x(id, subtotal, tax, total)
+      where i.id = x.id`
+  }
   return totals
 }
 
@@ -166,7 +176,7 @@ export async function finalizeInvoice(
     if (inv.status !== 'draft') return { outcome: 'not_draft' as const, status: inv.status }
     // Serializes with a run on the same reseller, so a draft is never finalized half-refreshed.
     await tx`select pg_advisory_xact_lock(hashtextextended(${`billing:${inv.tenant_id}`}, 0))`
-    await refreshTotals(tx, id, null)
+    await refreshTotalsOf(tx, [id], null, (await getSettings(tx)).rounding_mode)
     const number = await nextNumber(tx, 'INV', deps.clock.now().getUTCFullYear())
     await tx`update invoices set status = 'finalized', number = ${number}, finalized_at = ${deps.clock.now()}, updated_at = now() where id = ${id}`
     return { outcome: 'finalized' as const, invoice: (await getInvoice(tx, id)) as Invoice }

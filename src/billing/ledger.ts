@@ -1,7 +1,6 @@
 import type { Tx } from '../db/client.js'
 import { addMonthsToPeriod, type IsoDate, monthOf } from './calendar.js'
-import type { PriceLookup } from './charges.js'
-import { type BillingCycle, chargesOf, type SubState, type SubVersion } from './charges.js'
+import { type BillingCycle, chargesOf, type PriceLookup, type SubState, type SubVersion } from './charges.js'
 import { type PricedCharge, priceCharge, type Rounding } from './pricing.js'
 
 export type ExpectedLine = PricedCharge & { subscriptionId: string; accountId: string }
@@ -40,43 +39,51 @@ function toVersion(r: VersionRow): SubVersion {
   }
 }
 
+/** What one reseller's run needs to know to compute its expected lines. */
+export type TenantPlan = {
+  tenantId: string
+  months: ReadonlySet<string>
+  window: { from: IsoDate; to: IsoDate }
+  price: PriceLookup
+  currency: string
+}
+
 /**
- * The lines a reseller should have been charged for in `months`, from the full version history
- * of every subscription in its tree: streamed in one ordered query, computed per subscription in
- * memory, never a query per subscription.
+ * The lines each reseller should have been charged for in its plan's months, from the full
+ * version history of every subscription in its tree: streamed in one ordered query for the whole
+ * chunk of resellers, computed per subscription in memory, never a query per subscription.
  */
 export async function expectedLines(
   tx: Tx,
-  tenantId: string,
-  months: ReadonlySet<string>,
-  window: { from: IsoDate; to: IsoDate },
-  price: PriceLookup,
-  currency: string,
+  plans: ReadonlyMap<string, TenantPlan>,
   rounding: Rounding,
-): Promise<ExpectedLine[]> {
-  const out: ExpectedLine[] = []
-  let current: { id: string; accountId: string; versions: SubVersion[] } | undefined
+): Promise<Map<string, ExpectedLine[]>> {
+  const out = new Map<string, ExpectedLine[]>([...plans.keys()].map((id) => [id, []]))
+  let current: { id: string; tenantId: string; accountId: string; versions: SubVersion[] } | undefined
   const flush = () => {
     if (!current) return
-    for (const charge of chargesOf(current.id, current.versions, window, price)) {
-      if (!months.has(monthOf(charge.eventDate))) continue
-      out.push({
-        ...priceCharge(charge, currency, rounding),
+    const plan = plans.get(current.tenantId)
+    const lines = out.get(current.tenantId)
+    if (!plan || !lines) return
+    for (const charge of chargesOf(current.id, current.versions, plan.window, plan.price)) {
+      if (!plan.months.has(monthOf(charge.eventDate))) continue
+      lines.push({
+        ...priceCharge(charge, plan.currency, rounding),
         subscriptionId: current.id,
         accountId: current.accountId,
       })
     }
   }
-  const cursor = tx<VersionRow[]>`
-    select v.subscription_id, s.account_id, v.id::text as version_id, v.effective_date::text, v.state
+  const cursor = tx<(VersionRow & { tenant_id: string })[]>`
+    select s.tenant_id, v.subscription_id, s.account_id, v.id::text as version_id, v.effective_date::text, v.state
     from subscription_versions v join subscriptions s on s.id = v.subscription_id
-    where s.tenant_id = ${tenantId}
+    where s.tenant_id = any(${[...plans.keys()]}::uuid[])
     order by v.subscription_id, v.sequence nulls first, v.occurred_at, v.id`.cursor(5000)
   for await (const rows of cursor) {
     for (const r of rows) {
       if (current?.id !== r.subscription_id) {
         flush()
-        current = { id: r.subscription_id, accountId: r.account_id, versions: [] }
+        current = { id: r.subscription_id, tenantId: r.tenant_id, accountId: r.account_id, versions: [] }
       }
       current.versions.push(toVersion(r))
     }

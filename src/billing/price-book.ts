@@ -143,45 +143,53 @@ export async function setResellerBilling(
   return row
 }
 
-export type PriceListCache = Map<string, PriceRow[]>
-
-type PriceRow = {
+export type PriceRow = {
   sku: string
   billing_cycle: BillingCycle
   term: SubState['term']
   unit_price: string
   effective_from: IsoDate
 }
+export type OverrideRow = PriceRow & { tenant_id: string; currency: string }
+export type PriceListCache = Map<string, PriceRow[]>
+
+/** List prices of a currency, newest first (cached for the length of a run). */
+export async function listPricesFor(
+  sql: Sql | Tx,
+  currency: string,
+  cache: PriceListCache,
+): Promise<PriceRow[]> {
+  let rows = cache.get(currency)
+  if (!rows) {
+    rows = await sql<PriceRow[]>`
+      select sku, billing_cycle, term, unit_price::text, effective_from::text from prices
+      where currency = ${currency} order by effective_from desc`
+    cache.set(currency, rows)
+  }
+  return rows
+}
+
+/** Overrides of many resellers in one query, newest first. */
+export function overridesFor(sql: Sql | Tx, tenantIds: string[]): Promise<OverrideRow[]> {
+  return sql<OverrideRow[]>`
+    select tenant_id, currency, sku, billing_cycle, term, unit_price::text, effective_from::text from price_overrides
+    where tenant_id = any(${tenantIds}::uuid[]) order by effective_from desc`
+}
 
 /**
- * Everything a run needs to price one reseller, loaded in two queries: its overrides, and list
- * prices less its tier's discount. The price in force at a cycle's start is the one with the
- * latest effective_from on or before it; a price for the exact term wins over a term-less one.
+ * One reseller's price lookup: its overrides, else list prices less its tier's discount. The price
+ * in force at a cycle's start is the one with the latest effective_from on or before it; a price
+ * for the exact term wins over a term-less one. Decimals are built once per row, not per line.
  */
-export async function loadPriceLookup(
-  sql: Sql | Tx,
-  tenant: { id: string; currency: string; discount: string },
-  listCache: PriceListCache,
-): Promise<PriceLookup> {
-  let list = listCache.get(tenant.currency)
-  if (!list) {
-    list = await sql<PriceRow[]>`
-      select sku, billing_cycle, term, unit_price::text, effective_from::text from prices
-      where currency = ${tenant.currency} order by effective_from desc`
-    listCache.set(tenant.currency, list)
-  }
-  const overrides = await sql<PriceRow[]>`
-    select sku, billing_cycle, term, unit_price::text, effective_from::text from price_overrides
-    where tenant_id = ${tenant.id} and currency = ${tenant.currency} order by effective_from desc`
-  // Decimals are built once per price row, not once per line.
-  const factor = new D(1).minus(tenant.discount)
+export function priceLookup(list: PriceRow[], overrides: PriceRow[], discount: string): PriceLookup {
+  const factor = new D(1).minus(discount)
   const index = (rows: PriceRow[], scale: D | undefined) => {
     const m = new Map<string, (PriceRow & { value: D })[]>()
     for (const r of rows) {
       const k = `${r.sku}|${r.billing_cycle}`
-      const list = m.get(k) ?? []
-      list.push({ ...r, value: scale ? new D(r.unit_price).times(scale) : new D(r.unit_price) })
-      m.set(k, list)
+      const entries = m.get(k) ?? []
+      entries.push({ ...r, value: scale ? new D(r.unit_price).times(scale) : new D(r.unit_price) })
+      m.set(k, entries)
     }
     return m
   }

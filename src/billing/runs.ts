@@ -1,9 +1,16 @@
 import type { Sql, Tx } from '../db/client.js'
 import type { Logger } from '../log.js'
 import { addMonthsToPeriod, monthOf, monthRange } from './calendar.js'
-import { refreshTotals } from './invoices.js'
-import { type ExpectedLine, expectedLines, lookbackStart } from './ledger.js'
-import { getSettings, loadPriceLookup, type PriceListCache } from './price-book.js'
+import { refreshTotalsOf } from './invoices.js'
+import { type ExpectedLine, expectedLines, lookbackStart, type TenantPlan } from './ledger.js'
+import {
+  type BillingSettings,
+  getSettings,
+  listPricesFor,
+  overridesFor,
+  type PriceListCache,
+  priceLookup,
+} from './price-book.js'
 
 export type TenantResult = {
   tenant_id: string
@@ -84,170 +91,248 @@ function toRow(e: ExpectedLine, amountMinor: bigint, adjustment: boolean): LineR
   }
 }
 
+function groupBy<T>(rows: readonly T[], key: (row: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>()
+  for (const r of rows) {
+    const k = key(r)
+    const list = m.get(k)
+    if (list) list.push(r)
+    else m.set(k, [r])
+  }
+  return m
+}
+
 class DryRun extends Error {
-  constructor(readonly result: TenantResult) {
+  constructor(readonly results: TenantResult[]) {
     super('dry run: rolled back')
   }
 }
 
+export type ChunkInput = {
+  tenantIds: string[]
+  period: string
+  runId: string | null
+  dryRun: boolean
+  settings?: BillingSettings
+  listCache?: PriceListCache
+}
+
 /**
- * Brings one reseller's draft for `period` up to date (BILLING.md rules 8 and 9), in one
- * transaction under a per-reseller lock so runs never race. The draft holds, per charge key, what
- * was expected minus what finalized invoices already billed: a regular line for the month's own
- * charges, an adjustment line for a difference found in a finalized month. A dry run takes the
- * same path and rolls back.
+ * Brings the drafts of a chunk of resellers up to date (BILLING.md rules 8 and 9) in one
+ * transaction, set-based: a fixed number of statements for the whole chunk, under one lock per
+ * reseller so runs never race. Per charge key, a draft holds what was expected minus what
+ * finalized invoices already billed: a regular line for the month's own charges, an adjustment
+ * line for a difference found in a finalized month. A dry run takes the same path and rolls back.
  */
-export async function runForTenant(
-  sql: Sql,
-  input: {
-    tenantId: string
-    period: string
-    runId: string | null
-    dryRun: boolean
-    listCache?: PriceListCache
-  },
-): Promise<TenantResult> {
+export async function runChunk(sql: Sql, input: ChunkInput): Promise<TenantResult[]> {
   try {
     return await sql.begin(async (tx) => {
-      const result = await refreshDraft(tx, input)
-      if (input.dryRun) throw new DryRun(result)
-      return result
+      const results = await refreshDrafts(tx, input)
+      if (input.dryRun) throw new DryRun(results)
+      return results
     })
   } catch (err) {
-    if (err instanceof DryRun) return err.result
+    if (err instanceof DryRun) return err.results
     throw err
   }
 }
 
-async function refreshDraft(
-  tx: Tx,
-  input: { tenantId: string; period: string; runId: string | null; listCache?: PriceListCache },
+/** One reseller (tests, single-source runs). */
+export async function runForTenant(
+  sql: Sql,
+  input: { tenantId: string; period: string; runId: string | null; dryRun: boolean },
 ): Promise<TenantResult> {
-  const { tenantId } = input
-  await tx`select pg_advisory_xact_lock(hashtextextended(${`billing:${tenantId}`}, 0))`
-  const [tenant]: [{ currency: string; discount: string; tax_rate: string }?] = await tx`
-    select coalesce(a.currency, 'EUR') as currency, coalesce(t.discount, 0)::text as discount, a.tax_rate::text
+  const [result] = await runChunk(sql, { ...input, tenantIds: [input.tenantId] })
+  if (!result) throw new Error(`no tenant reseller ${input.tenantId}`)
+  return result
+}
+
+type TenantRow = { id: string; currency: string; discount: string; tax_rate: string }
+type Plan = TenantPlan & { target: string; taxRate: string }
+
+async function refreshDrafts(tx: Tx, input: ChunkInput): Promise<TenantResult[]> {
+  const ids = [...new Set(input.tenantIds)].sort()
+  await tx`
+    select pg_advisory_xact_lock(hashtextextended('billing:' || t, 0))
+    from unnest(${ids}::text[]) with ordinality as x(t, n) order by n`
+  const settings = input.settings ?? (await getSettings(tx))
+  const rounding = { stage: settings.rounding_stage, mode: settings.rounding_mode }
+  const tenants = await tx<TenantRow[]>`
+    select a.id, coalesce(a.currency, 'EUR') as currency, coalesce(t.discount, 0)::text as discount, a.tax_rate::text
     from accounts a left join reseller_tiers t on t.name = a.tier
-    where a.id = ${tenantId} and a.type = 'tenant_reseller'`
-  if (!tenant) throw new Error(`no tenant reseller ${tenantId}`)
-  const settings = await getSettings(tx)
-  const invoices = await tx<{ period: string; status: string }[]>`
-    select period, status from invoices where tenant_id = ${tenantId} and status <> 'void'`
-  const finalized = new Set(invoices.filter((i) => i.status === 'finalized').map((i) => i.period))
-  // A finalized month is never touched: its differences go to the next month still open.
-  let target = input.period
-  while (finalized.has(target)) target = addMonthsToPeriod(target, 1)
-  const from = lookbackStart(target, settings.lookback_months)
-  const months = new Set([target, ...[...finalized].filter((p) => p >= from && p < target)])
-  const window = { from: monthRange([...months].sort()[0] ?? target).from, to: monthRange(target).to }
+    where a.id = any(${ids}::uuid[]) and a.type = 'tenant_reseller'`
+  const finalizedRows = await tx<{ tenant_id: string; period: string }[]>`
+    select tenant_id, period from invoices where tenant_id = any(${ids}::uuid[]) and status = 'finalized'`
+  const overrides = await overridesFor(tx, ids)
+  const cache = input.listCache ?? new Map()
 
-  const price = await loadPriceLookup(tx, { id: tenantId, ...tenant }, input.listCache ?? new Map())
-  const expected = await expectedLines(tx, tenantId, months, window, price, tenant.currency, {
-    stage: settings.rounding_stage,
-    mode: settings.rounding_mode,
-  })
+  const finalizedOf = groupBy(finalizedRows, (r) => r.tenant_id)
+  const overridesOf = groupBy(overrides, (o) => o.tenant_id)
+  const plans = new Map<string, Plan>()
+  for (const t of tenants) {
+    const finalized = new Set((finalizedOf.get(t.id) ?? []).map((r) => r.period))
+    // A finalized month is never touched: its differences go to the next month still open.
+    let target = input.period
+    while (finalized.has(target)) target = addMonthsToPeriod(target, 1)
+    const from = lookbackStart(target, settings.lookback_months)
+    const months = new Set([target, ...[...finalized].filter((p) => p >= from && p < target)])
+    const window = { from: monthRange([...months].sort()[0] ?? target).from, to: monthRange(target).to }
+    const own = (overridesOf.get(t.id) ?? []).filter((o) => o.currency === t.currency)
+    const price = priceLookup(await listPricesFor(tx, t.currency, cache), own, t.discount)
+    plans.set(t.id, {
+      tenantId: t.id,
+      months,
+      window,
+      price,
+      currency: t.currency,
+      target,
+      taxRate: t.tax_rate,
+    })
+  }
+  const expected = await expectedLines(tx, plans, rounding)
 
-  const billedRows = await tx<{ line_key: string; amount: string }[]>`
-    select l.line_key, sum(l.amount_minor)::text as amount
+  const billedRows = await tx<{ tenant_id: string; line_key: string; month: string; amount: string }[]>`
+    select i.tenant_id, l.line_key, min(to_char(l.event_date, 'YYYY-MM')) as month, sum(l.amount_minor)::text as amount
     from invoice_lines l join invoices i on i.id = l.invoice_id
-    where i.tenant_id = ${tenantId} and i.status = 'finalized' and not l.void
-      and to_char(l.event_date, 'YYYY-MM') = any(${[...months]})
-    group by l.line_key`
-  const billed = new Map(billedRows.map((r) => [r.line_key, BigInt(r.amount)]))
+    where i.tenant_id = any(${ids}::uuid[]) and i.status = 'finalized' and not l.void
+      and l.event_date >= ${monthRange(lookbackStart(input.period, settings.lookback_months)).from}
+    group by i.tenant_id, l.line_key`
 
-  const desired = new Map<string, LineRow>()
-  const byKey = new Map(expected.map((e) => [e.key, e]))
-  for (const e of expected) {
-    const already = billed.get(e.key)
-    if (already === undefined && monthOf(e.eventDate) === target) {
-      desired.set(e.key, toRow(e, e.amountMinor, false))
-    } else if (e.amountMinor !== (already ?? 0n)) {
-      desired.set(e.key, toRow(e, e.amountMinor - (already ?? 0n), true))
+  // Desired draft lines per reseller.
+  const desired = new Map<string, Map<string, LineRow>>()
+  const gone: { tenantId: string; key: string; amount: bigint }[] = []
+  const billedOf = groupBy(billedRows, (b) => b.tenant_id)
+  for (const plan of plans.values()) {
+    const billed = new Map(
+      (billedOf.get(plan.tenantId) ?? [])
+        .filter((b) => plan.months.has(b.month))
+        .map((b) => [b.line_key, BigInt(b.amount)]),
+    )
+    const want = new Map<string, LineRow>()
+    const lines = expected.get(plan.tenantId) ?? []
+    for (const e of lines) {
+      const already = billed.get(e.key)
+      if (already === undefined && monthOf(e.eventDate) === plan.target) {
+        want.set(e.key, toRow(e, e.amountMinor, false))
+      } else if (e.amountMinor !== (already ?? 0n)) {
+        want.set(e.key, toRow(e, e.amountMinor - (already ?? 0n), true))
+      }
     }
+    const keys = new Set(lines.map((e) => e.key))
+    for (const [key, amount] of billed)
+      if (!keys.has(key) && amount !== 0n) gone.push({ tenantId: plan.tenantId, key, amount })
+    desired.set(plan.tenantId, want)
   }
   // Billed charges no longer expected (an event that changed the past): take them back.
-  const gone = [...billed].filter(([key, amount]) => !byKey.has(key) && amount !== 0n).map(([key]) => key)
   if (gone.length > 0) {
-    const last = await tx<LineRow[]>`
-      select distinct on (l.line_key) l.line_key, l.subscription_id, l.account_id, l.charge_type, l.reference_id,
-        l.event_date::text, l.charge_start::text, l.charge_end::text, l.sku, l.product_name, l.unit_price::text,
-        l.effective_unit_price::text, l.quantity, l.amount_minor::text, l.adjustment, l.unpriced
+    const last = await tx<(LineRow & { tenant_id: string })[]>`
+      select distinct on (i.tenant_id, l.line_key) i.tenant_id, l.line_key, l.subscription_id, l.account_id,
+        l.charge_type, l.reference_id, l.event_date::text, l.charge_start::text, l.charge_end::text, l.sku,
+        l.product_name, l.unit_price::text, l.effective_unit_price::text, l.quantity, l.amount_minor::text,
+        l.adjustment, l.unpriced
       from invoice_lines l join invoices i on i.id = l.invoice_id
-      where i.tenant_id = ${tenantId} and i.status = 'finalized' and l.line_key = any(${gone})
-      order by l.line_key, l.id desc`
-    for (const l of last) {
-      const amount = -(billed.get(l.line_key) ?? 0n)
-      desired.set(l.line_key, {
+      where i.tenant_id = any(${ids}::uuid[]) and i.status = 'finalized' and l.line_key = any(${gone.map((g) => g.key)})
+      order by i.tenant_id, l.line_key, l.id desc`
+    for (const { tenant_id, ...l } of last) {
+      const g = gone.find((x) => x.tenantId === tenant_id && x.key === l.line_key)
+      if (!g) continue
+      desired.get(tenant_id)?.set(l.line_key, {
         ...l,
         quantity: -l.quantity,
-        amount_minor: amount.toString(),
+        amount_minor: (-g.amount).toString(),
         adjustment: true,
       })
     }
   }
 
-  const invoiceId = await draftFor(tx, tenantId, target, tenant.currency, tenant.tax_rate)
-  const current = await tx<(LineRow & { id: string })[]>`
-    select id, line_key, subscription_id, account_id, charge_type, reference_id, event_date::text,
+  // Drafts: one insert for the chunk, then their ids.
+  const planList = [...plans.values()]
+  await tx`
+    insert into invoices (tenant_id, period, currency, tax_rate)
+    select * from unnest(${planList.map((p) => p.tenantId)}::uuid[], ${planList.map((p) => p.target)}::text[],
+      ${planList.map((p) => p.currency)}::text[], ${planList.map((p) => p.taxRate)}::numeric[])
+    on conflict (tenant_id, period) where status = 'draft' do nothing`
+  const drafts = await tx<{ id: string; tenant_id: string }[]>`
+    select i.id, i.tenant_id from invoices i
+    join unnest(${planList.map((p) => p.tenantId)}::uuid[], ${planList.map((p) => p.target)}::text[]) as x(tenant_id, period)
+      on i.tenant_id = x.tenant_id and i.period = x.period
+    where i.status = 'draft'`
+  const draftOf = new Map(drafts.map((d) => [d.tenant_id, d.id]))
+  const current = await tx<(LineRow & { id: string; invoice_id: string })[]>`
+    select id, invoice_id, line_key, subscription_id, account_id, charge_type, reference_id, event_date::text,
       charge_start::text, charge_end::text, sku, product_name, unit_price::text, effective_unit_price::text,
       quantity, amount_minor::text, adjustment, unpriced
-    from invoice_lines where invoice_id = ${invoiceId}`
-  const stale = current.filter((c) => {
-    const d = desired.get(c.line_key)
-    return !d || signature(d) !== signature(c)
-  })
-  const have = new Map(current.map((c) => [c.line_key, c]))
-  const toInsert = [...desired.values()].filter((d) => {
-    const c = have.get(d.line_key)
-    return !c || signature(c) !== signature(d)
-  })
-  if (stale.length > 0)
-    await tx`delete from invoice_lines where id = any(${stale.map((s) => s.id)}::bigint[])`
-  if (toInsert.length > 0) await insertLines(tx, invoiceId, tenant.currency, toInsert)
-  const totals = await refreshTotals(tx, invoiceId, input.runId)
+    from invoice_lines where invoice_id = any(${drafts.map((d) => d.id)}::uuid[])`
 
-  const unpriced = [...desired.values()].filter((d) => d.unpriced)
-  return {
-    tenant_id: tenantId,
-    invoice_id: invoiceId,
-    period: target,
-    currency: tenant.currency,
-    lines_added: toInsert.length,
-    lines_removed: stale.length,
-    lines_unchanged: current.length - stale.length,
-    subtotal_minor: totals.subtotal_minor,
-    total_minor: totals.total_minor,
-    unpriced: unpriced.map((u) => ({ subscription_id: u.subscription_id, sku: u.sku })),
+  const currentOf = groupBy(current, (c) => c.invoice_id)
+  const stale: string[] = []
+  const inserts: (LineRow & { invoice_id: string; currency: string })[] = []
+  const counts = new Map<string, { added: number; removed: number; unchanged: number }>()
+  for (const plan of planList) {
+    const invoiceId = draftOf.get(plan.tenantId) as string
+    const want = desired.get(plan.tenantId) ?? new Map()
+    const have = currentOf.get(invoiceId) ?? []
+    const haveByKey = new Map(have.map((c) => [c.line_key, c]))
+    let removed = 0
+    for (const c of have) {
+      const d = want.get(c.line_key)
+      if (!d || signature(d) !== signature(c)) {
+        stale.push(c.id)
+        removed++
+      }
+    }
+    let added = 0
+    for (const d of want.values()) {
+      const c = haveByKey.get(d.line_key)
+      if (!c || signature(c) !== signature(d)) {
+        inserts.push({ ...d, invoice_id: invoiceId, currency: plan.currency })
+        added++
+      }
+    }
+    counts.set(plan.tenantId, { added, removed, unchanged: have.length - removed })
   }
+  if (stale.length > 0) await tx`delete from invoice_lines where id = any(${stale}::bigint[])`
+  if (inserts.length > 0) await insertLines(tx, inserts)
+  const totals = await refreshTotalsOf(
+    tx,
+    drafts.map((d) => d.id),
+    input.runId,
+    settings.rounding_mode,
+  )
+
+  return planList.map((plan) => {
+    const invoiceId = draftOf.get(plan.tenantId) as string
+    const c = counts.get(plan.tenantId) ?? { added: 0, removed: 0, unchanged: 0 }
+    const t = totals.get(invoiceId) ?? { subtotal_minor: '0', total_minor: '0' }
+    const unpriced = [...(desired.get(plan.tenantId)?.values() ?? [])].filter((d) => d.unpriced)
+    return {
+      tenant_id: plan.tenantId,
+      invoice_id: invoiceId,
+      period: plan.target,
+      currency: plan.currency,
+      lines_added: c.added,
+      lines_removed: c.removed,
+      lines_unchanged: c.unchanged,
+      subtotal_minor: t.subtotal_minor,
+      total_minor: t.total_minor,
+      unpriced: unpriced.map((u) => ({ subscription_id: u.subscription_id, sku: u.sku })),
+    }
+  })
 }
 
-async function draftFor(
+async function insertLines(
   tx: Tx,
-  tenantId: string,
-  period: string,
-  currency: string,
-  taxRate: string,
-): Promise<string> {
-  const [created]: [{ id: string }?] = await tx`
-    insert into invoices (tenant_id, period, currency, tax_rate) values (${tenantId}, ${period}, ${currency}, ${taxRate})
-    on conflict (tenant_id, period) where status = 'draft' do nothing
-    returning id`
-  if (created) return created.id
-  const [draft]: [{ id: string }?] = await tx`
-    select id from invoices where tenant_id = ${tenantId} and period = ${period} and status = 'draft'`
-  if (!draft) throw new Error('draft invoice vanished')
-  return draft.id
-}
-
-async function insertLines(tx: Tx, invoiceId: string, currency: string, rows: LineRow[]): Promise<void> {
-  // Every column travels as a text array and is cast in SQL: one statement for the whole batch.
-  const col = (k: keyof LineRow) =>
+  rows: (LineRow & { invoice_id: string; currency: string })[],
+): Promise<void> {
+  // Every column travels as a text array and is cast in SQL: one statement for the whole chunk.
+  const col = (k: keyof LineRow | 'invoice_id' | 'currency') =>
     tx.array(rows.map((r) => (r[k] === null ? null : String(r[k]))) as string[])
   await tx`
     insert into invoice_lines (invoice_id, currency, line_key, subscription_id, account_id, charge_type, reference_id,
       event_date, charge_start, charge_end, sku, product_name, unit_price, effective_unit_price, quantity,
       amount_minor, adjustment, unpriced)
-    select ${invoiceId}, ${currency}, * from unnest(
+    select * from unnest(
+      ${col('invoice_id')}::uuid[], ${col('currency')}::text[],
       ${col('line_key')}::text[], ${col('subscription_id')}::uuid[], ${col('account_id')}::uuid[],
       ${col('charge_type')}::text[], ${col('reference_id')}::text[], ${col('event_date')}::date[],
       ${col('charge_start')}::date[], ${col('charge_end')}::date[], ${col('sku')}::text[],
@@ -258,7 +343,8 @@ async function insertLines(tx: Tx, invoiceId: string, currency: string, rows: Li
 
 export type RunDeps = { sql: Sql; log: Logger }
 
-const RUN_LANES = 3
+const RUN_LANES = 2
+const CHUNK = 50
 
 /** A run over one reseller (its source) or every reseller with subscriptions; records its report. */
 export async function executeRun(deps: RunDeps, runId: string): Promise<RunReport> {
@@ -276,23 +362,26 @@ export async function executeRun(deps: RunDeps, runId: string): Promise<RunRepor
                  or exists (select 1 from invoices i where i.tenant_id = a.id and i.status = 'draft'))
           order by id`
     const listCache: PriceListCache = new Map()
+    const settings = await getSettings(sql)
     const invoices: TenantResult[] = []
-    // Resellers are independent (each locked on its own): a few at a time keep Postgres and
+    const chunks: string[][] = []
+    for (let i = 0; i < tenants.length; i += CHUNK) chunks.push(tenants.slice(i, i + CHUNK).map((t) => t.id))
+    // Chunks are independent (each reseller locked on its own): two at a time keep Postgres and
     // this process busy together.
     let next = 0
     const lane = async () => {
-      while (next < tenants.length) {
-        const t = tenants[next++] as { id: string }
+      while (next < chunks.length) {
+        const tenantIds = chunks[next++] as string[]
         const runFor = {
-          tenantId: t.id,
+          tenantIds,
           period: run.period,
           runId: run.dry_run ? null : runId,
           dryRun: run.dry_run,
         }
-        invoices.push(await runForTenant(sql, { ...runFor, listCache }))
+        invoices.push(...(await runChunk(sql, { ...runFor, settings, listCache })))
       }
     }
-    await Promise.all(Array.from({ length: Math.min(RUN_LANES, tenants.length) }, lane))
+    await Promise.all(Array.from({ length: Math.min(RUN_LANES, chunks.length) }, lane))
     invoices.sort((a, b) => a.tenant_id.localeCompare(b.tenant_id))
     const report: RunReport = {
       period: run.period,

@@ -37,9 +37,11 @@ export function roundMoney(value: Decimal, currency: string, mode: RoundingMode)
 
 /** A value already rounded to the minor unit, as an integer count of minor units. */
 export function toMinor(value: Decimal, currency: string): bigint {
-  const scaled = value.times(new D(10).pow(minorDigits(currency)))
-  if (!scaled.isInteger()) throw new Error(`${value.toString()} is not rounded to ${currency} minor units`)
-  return BigInt(scaled.toFixed(0))
+  const digits = minorDigits(currency)
+  if (value.decimalPlaces() > digits)
+    throw new Error(`${value.toString()} is not rounded to ${currency} minor units`)
+  const fixed = value.toFixed(digits)
+  return BigInt(digits === 0 ? fixed : fixed.replace('.', ''))
 }
 
 export function fromMinor(minor: bigint | string | number, currency: string): Decimal {

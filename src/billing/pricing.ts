@@ -16,8 +16,12 @@ export type PricedCharge = Charge & {
  * `unpriced`, never a silent zero.
  */
 export function priceCharge(charge: Charge, currency: string, rounding: Rounding): PricedCharge {
+  const priced = charge as PricedCharge
   if (charge.unitPrice === undefined) {
-    return { ...charge, effectiveUnitPrice: undefined, amountMinor: 0n, unpriced: true }
+    priced.effectiveUnitPrice = undefined
+    priced.amountMinor = 0n
+    priced.unpriced = true
+    return priced
   }
   // A whole cycle (most lines) needs no division: its effective price is the unit price.
   let effective =
@@ -31,7 +35,41 @@ export function priceCharge(charge: Charge, currency: string, rounding: Rounding
   } else {
     amount = roundMoney(effective.times(charge.quantity), currency, rounding.mode)
   }
-  return { ...charge, effectiveUnitPrice: effective, amountMinor: toMinor(amount, currency), unpriced: false }
+  // In place: the charge becomes the priced charge (callers own it; no copy per line).
+  priced.effectiveUnitPrice = effective
+  priced.amountMinor = toMinor(amount, currency)
+  priced.unpriced = false
+  return priced
+}
+
+export type Pricer = (charge: Charge) => PricedCharge
+
+/**
+ * priceCharge for one currency and rounding, remembering whole-cycle amounts: most lines of a run
+ * are a whole cycle of the same price at a handful of quantities.
+ */
+export function createPricer(currency: string, rounding: Rounding): Pricer {
+  const whole = new WeakMap<D, Map<number, bigint>>()
+  return (charge) => {
+    const unit = charge.unitPrice
+    if (unit === undefined || charge.billingDays !== charge.cycleDays)
+      return priceCharge(charge, currency, rounding)
+    let byQuantity = whole.get(unit)
+    if (!byQuantity) {
+      byQuantity = new Map()
+      whole.set(unit, byQuantity)
+    }
+    let amountMinor = byQuantity.get(charge.quantity)
+    if (amountMinor === undefined) {
+      amountMinor = priceCharge(charge, currency, rounding).amountMinor
+      byQuantity.set(charge.quantity, amountMinor)
+    }
+    const priced = charge as PricedCharge
+    priced.effectiveUnitPrice = rounding.stage === 'unit' ? roundMoney(unit, currency, rounding.mode) : unit
+    priced.amountMinor = amountMinor
+    priced.unpriced = false
+    return priced
+  }
 }
 
 export { D }

@@ -1,8 +1,9 @@
-import type { Sql, Tx } from '../db/client.js'
+import { jsonParam, type Sql, type Tx } from '../db/client.js'
 import type { Logger } from '../log.js'
 import { addMonthsToPeriod, monthOf, monthRange } from './calendar.js'
 import { refreshTotalsOf } from './invoices.js'
 import { type ExpectedLine, expectedLines, lookbackStart, type TenantPlan } from './ledger.js'
+import type { D } from './money.js'
 import {
   type BillingSettings,
   getSettings,
@@ -11,6 +12,7 @@ import {
   type PriceListCache,
   priceLookup,
 } from './price-book.js'
+import { createPricer, type Pricer } from './pricing.js'
 
 export type TenantResult = {
   tenant_id: string
@@ -70,6 +72,18 @@ const signature = (l: LineRow) =>
     l.account_id,
   ].join('|')
 
+// Price decimals are shared objects (one per price row), so their text is worth keeping.
+const decimalText = new WeakMap<object, string>()
+function fixed(d: D | undefined, places: number): string | null {
+  if (d === undefined) return null
+  let text = decimalText.get(d)
+  if (text === undefined) {
+    text = d.toDecimalPlaces(places).toFixed(places)
+    decimalText.set(d, text)
+  }
+  return text
+}
+
 function toRow(e: ExpectedLine, amountMinor: bigint, adjustment: boolean): LineRow {
   return {
     line_key: e.key,
@@ -82,8 +96,8 @@ function toRow(e: ExpectedLine, amountMinor: bigint, adjustment: boolean): LineR
     charge_end: e.chargeEnd,
     sku: e.sku,
     product_name: e.productName,
-    unit_price: e.unitPrice?.toFixed(6) ?? null,
-    effective_unit_price: e.effectiveUnitPrice?.toDecimalPlaces(12).toFixed(12) ?? null,
+    unit_price: e.unitPrice === undefined ? null : e.unitPrice.toFixed(6),
+    effective_unit_price: fixed(e.effectiveUnitPrice, 12),
     quantity: e.quantity,
     amount_minor: amountMinor.toString(),
     adjustment,
@@ -169,6 +183,7 @@ async function refreshDrafts(tx: Tx, input: ChunkInput): Promise<TenantResult[]>
   const finalizedOf = groupBy(finalizedRows, (r) => r.tenant_id)
   const overridesOf = groupBy(overrides, (o) => o.tenant_id)
   const plans = new Map<string, Plan>()
+  const pricers = new Map<string, Pricer>()
   for (const t of tenants) {
     const finalized = new Set((finalizedOf.get(t.id) ?? []).map((r) => r.period))
     // A finalized month is never touched: its differences go to the next month still open.
@@ -179,17 +194,20 @@ async function refreshDrafts(tx: Tx, input: ChunkInput): Promise<TenantResult[]>
     const window = { from: monthRange([...months].sort()[0] ?? target).from, to: monthRange(target).to }
     const own = (overridesOf.get(t.id) ?? []).filter((o) => o.currency === t.currency)
     const price = priceLookup(await listPricesFor(tx, t.currency, cache), own, t.discount)
+    const pricer = pricers.get(t.currency) ?? createPricer(t.currency, rounding)
+    pricers.set(t.currency, pricer)
     plans.set(t.id, {
       tenantId: t.id,
       months,
       window,
       price,
+      pricer,
       currency: t.currency,
       target,
       taxRate: t.tax_rate,
     })
   }
-  const expected = await expectedLines(tx, plans, rounding)
+  const expected = await expectedLines(tx, plans)
 
   const billedRows = await tx<{ tenant_id: string; line_key: string; month: string; amount: string }[]>`
     select i.tenant_id, l.line_key, min(to_char(l.event_date, 'YYYY-MM')) as month, sum(l.amount_minor)::text as amount
@@ -324,21 +342,18 @@ async function insertLines(
   tx: Tx,
   rows: (LineRow & { invoice_id: string; currency: string })[],
 ): Promise<void> {
-  // Every column travels as a text array and is cast in SQL: one statement for the whole chunk.
-  const col = (k: keyof LineRow | 'invoice_id' | 'currency') =>
-    tx.array(rows.map((r) => (r[k] === null ? null : String(r[k]))) as string[])
+  // The whole chunk as one JSON parameter: serialized natively here, parsed in C by Postgres.
   await tx`
     insert into invoice_lines (invoice_id, currency, line_key, subscription_id, account_id, charge_type, reference_id,
       event_date, charge_start, charge_end, sku, product_name, unit_price, effective_unit_price, quantity,
       amount_minor, adjustment, unpriced)
-    select * from unnest(
-      ${col('invoice_id')}::uuid[], ${col('currency')}::text[],
-      ${col('line_key')}::text[], ${col('subscription_id')}::uuid[], ${col('account_id')}::uuid[],
-      ${col('charge_type')}::text[], ${col('reference_id')}::text[], ${col('event_date')}::date[],
-      ${col('charge_start')}::date[], ${col('charge_end')}::date[], ${col('sku')}::text[],
-      ${col('product_name')}::text[], ${col('unit_price')}::numeric[], ${col('effective_unit_price')}::numeric[],
-      ${col('quantity')}::int[], ${col('amount_minor')}::bigint[], ${col('adjustment')}::boolean[],
-      ${col('unpriced')}::boolean[])`
+    select invoice_id, currency, line_key, subscription_id, account_id, charge_type, reference_id, event_date,
+      charge_start, charge_end, sku, product_name, unit_price, effective_unit_price, quantity, amount_minor,
+      adjustment, unpriced
+    from jsonb_to_recordset(${jsonParam(tx, rows)}) as x(invoice_id uuid, currency char(3), line_key text,
+      subscription_id uuid, account_id uuid, charge_type text, reference_id text, event_date date, charge_start date,
+      charge_end date, sku text, product_name text, unit_price numeric, effective_unit_price numeric, quantity int,
+      amount_minor bigint, adjustment boolean, unpriced boolean)`
 }
 
 export type RunDeps = { sql: Sql; log: Logger }

@@ -175,8 +175,8 @@ async function refreshDrafts(tx: Tx, input: ChunkInput): Promise<TenantResult[]>
     select a.id, coalesce(a.currency, 'EUR') as currency, coalesce(t.discount, 0)::text as discount, a.tax_rate::text
     from accounts a left join reseller_tiers t on t.name = a.tier
     where a.id = any(${ids}::uuid[]) and a.type = 'tenant_reseller'`
-  const finalizedRows = await tx<{ tenant_id: string; period: string }[]>`
-    select tenant_id, period from invoices where tenant_id = any(${ids}::uuid[]) and status = 'finalized'`
+  const finalizedRows = await tx<{ id: string; tenant_id: string; period: string }[]>`
+    select id, tenant_id, period from invoices where tenant_id = any(${ids}::uuid[]) and status = 'finalized'`
   const overrides = await overridesFor(tx, ids)
   const cache = input.listCache ?? new Map()
 
@@ -209,12 +209,17 @@ async function refreshDrafts(tx: Tx, input: ChunkInput): Promise<TenantResult[]>
   }
   const expected = await expectedLines(tx, plans)
 
-  const billedRows = await tx<{ tenant_id: string; line_key: string; month: string; amount: string }[]>`
-    select i.tenant_id, l.line_key, min(to_char(l.event_date, 'YYYY-MM')) as month, sum(l.amount_minor)::text as amount
-    from invoice_lines l join invoices i on i.id = l.invoice_id
-    where i.tenant_id = any(${ids}::uuid[]) and i.status = 'finalized' and not l.void
-      and l.event_date >= ${monthRange(lookbackStart(input.period, settings.lookback_months)).from}
-    group by i.tenant_id, l.line_key`
+  // Driven from the (few) finalized invoices of the lookback, so it reads only their lines.
+  const lookback = lookbackStart(input.period, settings.lookback_months)
+  const finalizedIds = finalizedRows.filter((r) => r.period >= lookback).map((r) => r.id)
+  const billedRows =
+    finalizedIds.length === 0
+      ? []
+      : await tx<{ tenant_id: string; line_key: string; month: string; amount: string }[]>`
+          select i.tenant_id, l.line_key, min(to_char(l.event_date, 'YYYY-MM')) as month, sum(l.amount_minor)::text as amount
+          from invoice_lines l join invoices i on i.id = l.invoice_id
+          where l.invoice_id = any(${finalizedIds}::uuid[]) and not l.void
+          group by i.tenant_id, l.line_key`
 
   // Desired draft lines per reseller.
   const desired = new Map<string, Map<string, LineRow>>()
@@ -249,7 +254,7 @@ async function refreshDrafts(tx: Tx, input: ChunkInput): Promise<TenantResult[]>
         l.product_name, l.unit_price::text, l.effective_unit_price::text, l.quantity, l.amount_minor::text,
         l.adjustment, l.unpriced
       from invoice_lines l join invoices i on i.id = l.invoice_id
-      where i.tenant_id = any(${ids}::uuid[]) and i.status = 'finalized' and l.line_key = any(${gone.map((g) => g.key)})
+      where l.invoice_id = any(${finalizedIds}::uuid[]) and l.line_key = any(${gone.map((g) => g.key)}::uuid[])
       order by i.tenant_id, l.line_key, l.id desc`
     for (const { tenant_id, ...l } of last) {
       const g = gone.find((x) => x.tenantId === tenant_id && x.key === l.line_key)
@@ -350,7 +355,7 @@ async function insertLines(
     select invoice_id, currency, line_key, subscription_id, account_id, charge_type, reference_id, event_date,
       charge_start, charge_end, sku, product_name, unit_price, effective_unit_price, quantity, amount_minor,
       adjustment, unpriced
-    from jsonb_to_recordset(${jsonParam(tx, rows)}) as x(invoice_id uuid, currency char(3), line_key text,
+    from jsonb_to_recordset(${jsonParam(tx, rows)}) as x(invoice_id uuid, currency char(3), line_key uuid,
       subscription_id uuid, account_id uuid, charge_type text, reference_id text, event_date date, charge_start date,
       charge_end date, sku text, product_name text, unit_price numeric, effective_unit_price numeric, quantity int,
       amount_minor bigint, adjustment boolean, unpriced boolean)`

@@ -1,7 +1,7 @@
 import { jsonParam, type Sql, type Tx } from '../db/client.js'
 import type { Logger } from '../log.js'
 import { addMonthsToPeriod, monthOf, monthRange } from './calendar.js'
-import { refreshTotalsOf } from './invoices.js'
+import { type InvoiceLine, refreshTotalsOf } from './invoices.js'
 import { type ExpectedLine, expectedLines, lookbackStart, type TenantPlan } from './ledger.js'
 import type { D } from './money.js'
 import {
@@ -37,24 +37,17 @@ export type RunReport = {
   invoices: TenantResult[]
 }
 
-type LineRow = {
-  line_key: string
-  subscription_id: string
-  account_id: string
-  charge_type: string
-  reference_id: string
-  event_date: string
-  charge_start: string
-  charge_end: string
-  sku: string
-  product_name: string | null
-  unit_price: string | null
-  effective_unit_price: string | null
-  quantity: number
-  amount_minor: string
-  adjustment: boolean
-  unpriced: boolean
-}
+/** A line as a run writes it: the stored columns, without what joins add for display. */
+type LineRow = Omit<
+  InvoiceLine,
+  | 'id'
+  | 'currency'
+  | 'subscription_external_id'
+  | 'customer_external_id'
+  | 'customer_name'
+  | 'reseller_id'
+  | 'reseller_name'
+>
 
 const signature = (l: LineRow) =>
   [

@@ -7,7 +7,8 @@ const [url, period] = process.argv.slice(2) as [string, string]
 const sql = createSql(url, { max: 4 })
 const runId = await createRun(sql, { period })
 const started = performance.now()
-const report = await executeRun({ sql, log: pino({ level: 'silent' }) }, runId)
+const lanes = Number(process.env.BENCH_BILLING_LANES ?? 2)
+const report = await executeRun({ sql, log: pino({ level: 'silent' }), lanes }, runId)
 const seconds = (performance.now() - started) / 1000
 await sql.end()
 process.stdout.write(

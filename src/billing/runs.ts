@@ -354,9 +354,9 @@ async function insertLines(
       amount_minor bigint, adjustment boolean, unpriced boolean)`
 }
 
-export type RunDeps = { sql: Sql; log: Logger }
+/** `lanes`: chunks refreshed at once (default 2: Postgres and this process busy together). */
+export type RunDeps = { sql: Sql; log: Logger; lanes?: number }
 
-const RUN_LANES = 2
 const CHUNK = 50
 
 /** A run over one reseller (its source) or every reseller with subscriptions; records its report. */
@@ -394,7 +394,7 @@ export async function executeRun(deps: RunDeps, runId: string): Promise<RunRepor
         invoices.push(...(await runChunk(sql, { ...runFor, settings, listCache })))
       }
     }
-    await Promise.all(Array.from({ length: Math.min(RUN_LANES, chunks.length) }, lane))
+    await Promise.all(Array.from({ length: Math.min(deps.lanes ?? 2, chunks.length) }, lane))
     invoices.sort((a, b) => a.tenant_id.localeCompare(b.tenant_id))
     const report: RunReport = {
       period: run.period,

@@ -144,6 +144,14 @@ describe('invoice runs', () => {
     )
     const again = await runInvoices(t, { period: '2026-04', source_id: source.id })
     expect(again.lines_added).toBe(0)
+    // Lines of an invoice that does not exist are refused too (checked per statement, not per row).
+    await expect(
+      t.db
+        .sql`insert into invoice_lines (invoice_id, line_key, subscription_id, account_id, charge_type, reference_id,
+        event_date, charge_start, charge_end, sku, quantity, amount_minor, currency)
+        select gen_random_uuid(), gen_random_uuid(), subscription_id, account_id, charge_type, 'x', event_date,
+          charge_start, charge_end, sku, 1, 1, 'EUR' from invoice_lines limit 1`,
+    ).rejects.toThrow(/missing or not a draft/)
   })
 
   it('two concurrent runs for one reseller make one invoice', async () => {

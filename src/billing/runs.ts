@@ -282,7 +282,7 @@ async function refreshDrafts(tx: Tx, input: ChunkInput): Promise<TenantResult[]>
 
   const currentOf = groupBy(current, (c) => c.invoice_id)
   const stale: string[] = []
-  const inserts: (LineRow & { invoice_id: string; currency: string })[] = []
+  const inserts: { invoiceId: string; currency: string; line: LineRow }[] = []
   const counts = new Map<string, { added: number; removed: number; unchanged: number }>()
   for (const plan of planList) {
     const invoiceId = draftOf.get(plan.tenantId) as string
@@ -301,7 +301,7 @@ async function refreshDrafts(tx: Tx, input: ChunkInput): Promise<TenantResult[]>
     for (const d of want.values()) {
       const c = haveByKey.get(d.line_key)
       if (!c || signature(c) !== signature(d)) {
-        inserts.push({ ...d, invoice_id: invoiceId, currency: plan.currency })
+        inserts.push({ invoiceId, currency: plan.currency, line: d })
         added++
       }
     }
@@ -338,20 +338,38 @@ async function refreshDrafts(tx: Tx, input: ChunkInput): Promise<TenantResult[]>
 
 async function insertLines(
   tx: Tx,
-  rows: (LineRow & { invoice_id: string; currency: string })[],
+  rows: { invoiceId: string; currency: string; line: LineRow }[],
 ): Promise<void> {
-  // The whole chunk as one JSON parameter: serialized natively here, parsed in C by Postgres.
+  // The whole chunk as one jsonb parameter of positional arrays: serialized natively here,
+  // parsed in C by Postgres, no per-row object keys either way.
+  const tuples = rows.map(({ invoiceId, currency, line: l }) => [
+    invoiceId,
+    currency,
+    l.line_key,
+    l.subscription_id,
+    l.account_id,
+    l.charge_type,
+    l.reference_id,
+    l.event_date,
+    l.charge_start,
+    l.charge_end,
+    l.sku,
+    l.product_name,
+    l.unit_price,
+    l.effective_unit_price,
+    l.quantity,
+    l.amount_minor,
+    l.adjustment,
+    l.unpriced,
+  ])
   await tx`
     insert into invoice_lines (invoice_id, currency, line_key, subscription_id, account_id, charge_type, reference_id,
       event_date, charge_start, charge_end, sku, product_name, unit_price, effective_unit_price, quantity,
       amount_minor, adjustment, unpriced)
-    select invoice_id, currency, line_key, subscription_id, account_id, charge_type, reference_id, event_date,
-      charge_start, charge_end, sku, product_name, unit_price, effective_unit_price, quantity, amount_minor,
-      adjustment, unpriced
-    from jsonb_to_recordset(${jsonParam(tx, rows)}) as x(invoice_id uuid, currency char(3), line_key uuid,
-      subscription_id uuid, account_id uuid, charge_type text, reference_id text, event_date date, charge_start date,
-      charge_end date, sku text, product_name text, unit_price numeric, effective_unit_price numeric, quantity int,
-      amount_minor bigint, adjustment boolean, unpriced boolean)`
+    select (e->>0)::uuid, e->>1, (e->>2)::uuid, (e->>3)::uuid, (e->>4)::uuid, e->>5, e->>6, (e->>7)::date,
+      (e->>8)::date, (e->>9)::date, e->>10, e->>11, (e->>12)::numeric, (e->>13)::numeric, (e->>14)::int,
+      (e->>15)::bigint, (e->>16)::boolean, (e->>17)::boolean
+    from jsonb_array_elements(${jsonParam(tx, tuples)}) as e`
 }
 
 /** `lanes`: chunks refreshed at once (default 2: Postgres and this process busy together). */

@@ -5,7 +5,9 @@
  */
 export type IsoDate = string
 
-function parse(d: IsoDate): [number, number, number] {
+export type DateParts = [year: number, month: number, day: number]
+
+export function parse(d: IsoDate): DateParts {
   return [Number(d.slice(0, 4)), Number(d.slice(5, 7)), Number(d.slice(8, 10))]
 }
 
@@ -35,7 +37,7 @@ export function fromDayNumber(n: number): IsoDate {
   return format(y, m, day)
 }
 
-function format(y: number, m: number, d: number): IsoDate {
+export function format(y: number, m: number, d: number): IsoDate {
   return `${String(y).padStart(4, '0')}-${m < 10 ? '0' : ''}${m}-${d < 10 ? '0' : ''}${d}`
 }
 
@@ -59,11 +61,23 @@ export function daysInMonth(year: number, month0: number): number {
  * month's last day (Jan 31 + 1 month = Feb 28/29; the next one is Mar 31 again).
  */
 export function anniversary(anchor: IsoDate, months: number): IsoDate {
-  const [y, m, d] = parse(anchor)
+  const [y, m, d] = anniversaryParts(parse(anchor), months)
+  return format(y, m, d)
+}
+
+/** anniversary() on an anchor parsed once (a cycle loop runs it for every cycle). */
+export function anniversaryParts([y, m, d]: DateParts, months: number): DateParts {
   const total = m - 1 + months
   const year = y + Math.floor(total / 12)
   const month0 = ((total % 12) + 12) % 12
-  return format(year, month0 + 1, Math.min(d, daysInMonth(year, month0)))
+  return [year, month0 + 1, Math.min(d, daysInMonth(year, month0))]
+}
+
+/** The day before, without leaving calendar parts. */
+export function dayBefore([y, m, d]: DateParts): DateParts {
+  if (d > 1) return [y, m, d - 1]
+  if (m > 1) return [y, m - 1, daysInMonth(y, m - 2)]
+  return [y - 1, 12, 31]
 }
 
 /** 'YYYY-MM' -> its first and last day. */

@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto'
-import { addDays, anniversary, daysInclusive, type IsoDate, laterOf } from './calendar.js'
+import {
+  addDays,
+  anniversaryParts,
+  dayBefore,
+  daysInclusive,
+  format,
+  type IsoDate,
+  laterOf,
+  parse,
+} from './calendar.js'
 import type { D } from './money.js'
 
 /**
@@ -106,15 +115,17 @@ export function chargesOf(
   // Cycles from the anchor until past the window; each cycle's length follows the billing cycle
   // in force at its start. One-time billing is one cycle spanning the term.
   const cycles: Cycle[] = []
+  const anchorParts = parse(anchor)
   let months = 0
   for (let start = anchor; start <= window.to; ) {
     const s = stateAt(start)
     const step = cycleMonths(s)
-    const next = anniversary(anchor, months + (step ?? TERM_MONTHS[s.term ?? 'P1Y']))
-    cycles.push({ start, end: addDays(next, -1) })
+    const next = anniversaryParts(anchorParts, months + (step ?? TERM_MONTHS[s.term ?? 'P1Y']))
+    const end = dayBefore(next)
+    cycles.push({ start, end: format(end[0], end[1], end[2]) })
     if (step === undefined) break
     months += step
-    start = next
+    start = format(next[0], next[1], next[2])
   }
   const cycleOf = (d: IsoDate) => cycles.find((c) => c.start <= d && d <= c.end)
 

@@ -183,23 +183,30 @@ export function overridesFor(sql: Sql | Tx, tenantIds: string[]): Promise<Overri
  */
 export function priceLookup(list: PriceRow[], overrides: PriceRow[], discount: string): PriceLookup {
   const factor = new D(1).minus(discount)
+  type Entry = PriceRow & { value: D }
+  // sku -> billing cycle -> rows, newest first: no string building per lookup.
   const index = (rows: PriceRow[], scale: D | undefined) => {
-    const m = new Map<string, (PriceRow & { value: D })[]>()
+    const bySku = new Map<string, Map<string, Entry[]>>()
     for (const r of rows) {
-      const k = `${r.sku}|${r.billing_cycle}`
-      const entries = m.get(k) ?? []
+      let byCycle = bySku.get(r.sku)
+      if (!byCycle) {
+        byCycle = new Map()
+        bySku.set(r.sku, byCycle)
+      }
+      const entries = byCycle.get(r.billing_cycle) ?? []
       entries.push({ ...r, value: scale ? new D(r.unit_price).times(scale) : new D(r.unit_price) })
-      m.set(k, entries)
+      byCycle.set(r.billing_cycle, entries)
     }
-    return m
+    return bySku
   }
   const byList = index(list, factor)
   const byOverride = index(overrides, undefined)
-  const pick = (rows: (PriceRow & { value: D })[] | undefined, term: SubState['term'], on: IsoDate) =>
+  const pick = (rows: Entry[] | undefined, term: SubState['term'], on: IsoDate) =>
     rows?.find((r) => r.term === term && r.effective_from <= on) ??
     rows?.find((r) => r.term === null && r.effective_from <= on)
-  return ({ sku, billingCycle, term, on }) => {
-    const k = `${sku}|${billingCycle}`
-    return (pick(byOverride.get(k), term, on) ?? pick(byList.get(k), term, on))?.value
-  }
+  return ({ sku, billingCycle, term, on }) =>
+    (
+      pick(byOverride.get(sku)?.get(billingCycle), term, on) ??
+      pick(byList.get(sku)?.get(billingCycle), term, on)
+    )?.value
 }

@@ -1,6 +1,7 @@
 import { jsonParam, type Sql, type Tx } from '../db/client.js'
 import type { Logger } from '../log.js'
 import { addMonthsToPeriod, monthOf, monthRange } from './calendar.js'
+import type { PriceLookup } from './charges.js'
 import { type InvoiceLine, refreshTotalsOf } from './invoices.js'
 import { type ExpectedLine, expectedLines, lookbackStart, type TenantPlan } from './ledger.js'
 import type { D } from './money.js'
@@ -177,6 +178,7 @@ async function refreshDrafts(tx: Tx, input: ChunkInput): Promise<TenantResult[]>
   const overridesOf = groupBy(overrides, (o) => o.tenant_id)
   const plans = new Map<string, Plan>()
   const pricers = new Map<string, Pricer>()
+  const lookups = new Map<string, PriceLookup>()
   for (const t of tenants) {
     const finalized = new Set((finalizedOf.get(t.id) ?? []).map((r) => r.period))
     // A finalized month is never touched: its differences go to the next month still open.
@@ -186,7 +188,13 @@ async function refreshDrafts(tx: Tx, input: ChunkInput): Promise<TenantResult[]>
     const months = new Set([target, ...[...finalized].filter((p) => p >= from && p < target)])
     const window = { from: monthRange([...months].sort()[0] ?? target).from, to: monthRange(target).to }
     const own = (overridesOf.get(t.id) ?? []).filter((o) => o.currency === t.currency)
-    const price = priceLookup(await listPricesFor(tx, t.currency, cache), own, t.discount)
+    // Resellers without overrides share a lookup per currency and discount (most of them).
+    const shared = own.length === 0 ? `${t.currency}|${t.discount}` : undefined
+    let price = shared ? lookups.get(shared) : undefined
+    if (!price) {
+      price = priceLookup(await listPricesFor(tx, t.currency, cache), own, t.discount)
+      if (shared) lookups.set(shared, price)
+    }
     const pricer = pricers.get(t.currency) ?? createPricer(t.currency, rounding)
     pricers.set(t.currency, pricer)
     plans.set(t.id, {

@@ -1,5 +1,5 @@
 import type { Charge } from './charges.js'
-import { D, type RoundingMode, type RoundingStage, roundMoney, toMinor } from './money.js'
+import { type D, type RoundingMode, type RoundingStage, roundMoney, toMinor } from './money.js'
 
 export type Rounding = { stage: RoundingStage; mode: RoundingMode }
 
@@ -71,5 +71,3 @@ export function createPricer(currency: string, rounding: Rounding): Pricer {
     return priced
   }
 }
-
-export { D }

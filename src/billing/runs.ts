@@ -50,21 +50,27 @@ type LineRow = Omit<
   | 'reseller_name'
 >
 
-const signature = (l: LineRow) =>
-  [
-    l.charge_type,
-    l.event_date,
-    l.charge_start,
-    l.charge_end,
-    l.sku,
-    l.unit_price,
-    l.effective_unit_price,
-    l.quantity,
-    l.amount_minor,
-    l.adjustment,
-    l.unpriced,
-    l.account_id,
-  ].join('|')
+/** A line's stored values in column order: what the insert sends and what a refresh compares. */
+const lineValues = (l: LineRow) => [
+  l.line_key,
+  l.subscription_id,
+  l.account_id,
+  l.charge_type,
+  l.reference_id,
+  l.event_date,
+  l.charge_start,
+  l.charge_end,
+  l.sku,
+  l.product_name,
+  l.unit_price,
+  l.effective_unit_price,
+  l.quantity,
+  l.amount_minor,
+  l.adjustment,
+  l.unpriced,
+]
+
+const signature = (l: LineRow) => lineValues(l).join('|')
 
 // Price decimals are shared objects (one per price row), so their text is worth keeping.
 const decimalText = new WeakMap<object, string>()
@@ -350,26 +356,7 @@ async function insertLines(
 ): Promise<void> {
   // The whole chunk as one jsonb parameter of positional arrays: serialized natively here,
   // parsed in C by Postgres, no per-row object keys either way.
-  const tuples = rows.map(({ invoiceId, currency, line: l }) => [
-    invoiceId,
-    currency,
-    l.line_key,
-    l.subscription_id,
-    l.account_id,
-    l.charge_type,
-    l.reference_id,
-    l.event_date,
-    l.charge_start,
-    l.charge_end,
-    l.sku,
-    l.product_name,
-    l.unit_price,
-    l.effective_unit_price,
-    l.quantity,
-    l.amount_minor,
-    l.adjustment,
-    l.unpriced,
-  ])
+  const tuples = rows.map(({ invoiceId, currency, line }) => [invoiceId, currency, ...lineValues(line)])
   await tx`
     insert into invoice_lines (invoice_id, currency, line_key, subscription_id, account_id, charge_type, reference_id,
       event_date, charge_start, charge_end, sku, product_name, unit_price, effective_unit_price, quantity,

@@ -2,7 +2,7 @@ import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { withTimeout } from '../async.js'
 import type { Logger } from '../log.js'
-import { ApplyEvent, applyEventJob, type EventRef, InvoiceRun } from './jobs.js'
+import { ApplyEvent, applyEventJob, type EventRef, InvoiceRun, type InvoiceRunData } from './jobs.js'
 
 export type Queues = {
   events: Queue
@@ -35,7 +35,10 @@ export function createQueues(connection: Redis, prefix: string, log: Logger): Qu
     },
     async enqueueInvoiceRun(runId) {
       await withTimeout(
-        billing.add(InvoiceRun.name, { runId }, { ...InvoiceRun.options, jobId: `run-${runId}` }),
+        billing.add(InvoiceRun.name, { runId } satisfies InvoiceRunData, {
+          ...InvoiceRun.options,
+          jobId: `run-${runId}`,
+        }),
         5000,
         'redis add',
       )

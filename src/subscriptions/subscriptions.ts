@@ -122,7 +122,7 @@ export async function historyOf(
   }))
 }
 
-export function diff(before: Record<string, unknown>, after: Record<string, unknown>) {
+function diff(before: Record<string, unknown>, after: Record<string, unknown>) {
   const changes: Record<string, { before: unknown; after: unknown }> = {}
   for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
     const b = before[key] ?? null

@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis'
 import { afterAll } from 'vitest'
 import { createBillingWorker } from '../../src/billing/worker.js'
 import { createWorkerRedis } from '../../src/queue/redis.js'
@@ -6,23 +7,30 @@ import { handleEvent } from '../../src/sync/handler.js'
 import { silentLog, type TestApp } from './app.js'
 import { REDIS_URL } from './env.js'
 
-/** A real BullMQ worker on the test app's queue prefix, closed after the file. */
-export function startTestWorker(t: TestApp, handle: EventHandler = handleEvent) {
+/** A worker connection, and the worker built on it, both closed after the file. */
+function closedAfterFile<W extends { close(): Promise<void> }>(build: (connection: Redis) => W): W {
   const connection = createWorkerRedis(REDIS_URL, silentLog)
-  const worker = createEventWorker({
-    sql: t.db.sql,
-    connection,
-    prefix: t.deps.config.QUEUE_PREFIX,
-    log: silentLog,
-    concurrency: 4,
-    handle,
-    enqueue: (refs) => t.enqueue(refs),
-  })
+  const worker = build(connection)
   afterAll(async () => {
     await worker.close()
     connection.disconnect()
   })
   return worker
+}
+
+/** A real BullMQ worker on the test app's queue prefix, closed after the file. */
+export function startTestWorker(t: TestApp, handle: EventHandler = handleEvent) {
+  return closedAfterFile((connection) =>
+    createEventWorker({
+      sql: t.db.sql,
+      connection,
+      prefix: t.deps.config.QUEUE_PREFIX,
+      log: silentLog,
+      concurrency: 4,
+      handle,
+      enqueue: (refs) => t.enqueue(refs),
+    }),
+  )
 }
 
 /** Polls until `check` returns a value (not undefined), or fails after `ms`. */
@@ -38,17 +46,13 @@ export async function eventually<T>(check: () => Promise<T | undefined>, ms = 15
 
 /** A real BullMQ billing worker (invoice runs) on the test app's queue prefix. */
 export function startTestBillingWorker(t: TestApp) {
-  const connection = createWorkerRedis(REDIS_URL, silentLog)
-  const worker = createBillingWorker({
-    sql: t.db.sql,
-    connection,
-    prefix: t.deps.config.QUEUE_PREFIX,
-    log: silentLog,
-    clock: t.deps.clock,
-  })
-  afterAll(async () => {
-    await worker.close()
-    connection.disconnect()
-  })
-  return worker
+  return closedAfterFile((connection) =>
+    createBillingWorker({
+      sql: t.db.sql,
+      connection,
+      prefix: t.deps.config.QUEUE_PREFIX,
+      log: silentLog,
+      clock: t.deps.clock,
+    }),
+  )
 }

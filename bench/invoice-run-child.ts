@@ -10,7 +10,8 @@ const started = performance.now()
 const lanes = Number(process.env.BENCH_BILLING_LANES ?? 2)
 const report = await executeRun({ sql, log: pino({ level: 'silent' }), lanes }, runId)
 const seconds = (performance.now() - started) / 1000
+const usage = process.resourceUsage()
 await sql.end()
 process.stdout.write(
-  `${JSON.stringify({ seconds, peak_rss_mb: process.resourceUsage().maxRSS / 1024, resellers: report.resellers, lines: report.lines_added, errors: report.errors.length })}\n`,
+  `${JSON.stringify({ seconds, peak_rss_mb: usage.maxRSS / 1024, cpu_seconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6, resellers: report.resellers, lines: report.lines_added, errors: report.errors.length })}\n`,
 )

@@ -10,6 +10,8 @@ export type InvoiceRunResult = {
   seconds: number
   subscriptions_per_second: number
   peak_rss_mb: number
+  /** CPU time of the run's own process: the rest of the wall time is Postgres (or waiting). */
+  cpu_seconds: number
   generate_seconds: number
 }
 
@@ -37,6 +39,7 @@ export async function benchInvoiceRun(subscriptions: number, tenants: number): P
   const r = JSON.parse(out.trim().split('\n').pop() as string) as {
     seconds: number
     peak_rss_mb: number
+    cpu_seconds: number
     resellers: number
     lines: number
   }
@@ -48,6 +51,7 @@ export async function benchInvoiceRun(subscriptions: number, tenants: number): P
     seconds: round(r.seconds),
     subscriptions_per_second: Math.round(subscriptions / r.seconds),
     peak_rss_mb: round(r.peak_rss_mb),
+    cpu_seconds: round(r.cpu_seconds),
     generate_seconds: round(generateSeconds),
   }
 }

@@ -24,5 +24,6 @@ console.table({
     seconds: invoiceRun.seconds,
     'subs/s': invoiceRun.subscriptions_per_second,
     'peak RSS MB': invoiceRun.peak_rss_mb,
+    'run CPU s': invoiceRun.cpu_seconds,
   },
 })

@@ -76,18 +76,41 @@ export function totalsOf(subtotalMinor: bigint, taxRate: string, currency: strin
   }
 }
 
-/** Recomputes subtotal, tax and total of drafts from their lines: one read, one write. */
+/** A draft's subtotal with what its tax needs. */
+export type DraftSubtotal = { id: string; currency: string; tax_rate: string; subtotal: bigint }
+
+export type Totals = { subtotal_minor: string; tax_minor: string; total_minor: string }
+
+/** Recomputes subtotal, tax and total of drafts from their stored lines: one read, one write. */
 export async function refreshTotalsOf(
   tx: Tx,
   invoiceIds: string[],
   runId: string | null,
   mode: RoundingMode,
-): Promise<Map<string, { subtotal_minor: string; tax_minor: string; total_minor: string }>> {
+): Promise<Map<string, Totals>> {
   const rows = await tx<{ id: string; currency: string; tax_rate: string; subtotal: string }[]>`
     select i.id, i.currency, i.tax_rate::text, coalesce(sum(l.amount_minor), 0)::text as subtotal
     from invoices i left join invoice_lines l on l.invoice_id = i.id
     where i.id = any(${invoiceIds}::uuid[]) group by i.id`
-  const totals = new Map(rows.map((r) => [r.id, totalsOf(BigInt(r.subtotal), r.tax_rate, r.currency, mode)]))
+  return writeTotals(
+    tx,
+    rows.map((r) => ({ ...r, subtotal: BigInt(r.subtotal) })),
+    runId,
+    mode,
+  )
+}
+
+/**
+ * Writes drafts' totals from subtotals the caller already knows (a run has every line of its
+ * drafts in hand, so it never reads them back): one statement for all of them.
+ */
+export async function writeTotals(
+  tx: Tx,
+  drafts: readonly DraftSubtotal[],
+  runId: string | null,
+  mode: RoundingMode,
+): Promise<Map<string, Totals>> {
+  const totals = new Map(drafts.map((d) => [d.id, totalsOf(d.subtotal, d.tax_rate, d.currency, mode)]))
   const list = [...totals]
   if (list.length > 0) {
     await tx`

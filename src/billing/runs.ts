@@ -2,7 +2,7 @@ import { jsonParam, type Sql, type Tx } from '../db/client.js'
 import type { Logger } from '../log.js'
 import { addMonthsToPeriod, monthOf, monthRange } from './calendar.js'
 import type { PriceLookup } from './charges.js'
-import { type InvoiceLine, refreshTotalsOf } from './invoices.js'
+import { type DraftSubtotal, type InvoiceLine, writeTotals } from './invoices.js'
 import { type ExpectedLine, expectedLines, lookbackStart, type TenantPlan } from './ledger.js'
 import type { D } from './money.js'
 import {
@@ -275,34 +275,43 @@ async function refreshDrafts(tx: Tx, input: ChunkInput): Promise<TenantResult[]>
     }
   }
 
-  // Drafts: one insert for the chunk, then their ids.
+  // Drafts: one insert for the chunk, then their ids. A draft created here has no lines to read.
   const planList = [...plans.values()]
-  await tx`
+  const created = await tx<{ id: string }[]>`
     insert into invoices (tenant_id, period, currency, tax_rate)
     select * from unnest(${planList.map((p) => p.tenantId)}::uuid[], ${planList.map((p) => p.target)}::text[],
       ${planList.map((p) => p.currency)}::text[], ${planList.map((p) => p.taxRate)}::numeric[])
-    on conflict (tenant_id, period) where status = 'draft' do nothing`
-  const drafts = await tx<{ id: string; tenant_id: string }[]>`
-    select i.id, i.tenant_id from invoices i
+    on conflict (tenant_id, period) where status = 'draft' do nothing
+    returning id`
+  const drafts = await tx<{ id: string; tenant_id: string; currency: string; tax_rate: string }[]>`
+    select i.id, i.tenant_id, i.currency, i.tax_rate::text from invoices i
     join unnest(${planList.map((p) => p.tenantId)}::uuid[], ${planList.map((p) => p.target)}::text[]) as x(tenant_id, period)
       on i.tenant_id = x.tenant_id and i.period = x.period
     where i.status = 'draft'`
-  const draftOf = new Map(drafts.map((d) => [d.tenant_id, d.id]))
-  const current = await tx<(LineRow & { id: string; invoice_id: string })[]>`
-    select id, invoice_id, line_key, subscription_id, account_id, charge_type, reference_id, event_date::text,
-      charge_start::text, charge_end::text, sku, product_name, unit_price::text, effective_unit_price::text,
-      quantity, amount_minor::text, adjustment, unpriced
-    from invoice_lines where invoice_id = any(${drafts.map((d) => d.id)}::uuid[])`
+  const draftOf = new Map(drafts.map((d) => [d.tenant_id, d]))
+  const fresh = new Set(created.map((c) => c.id))
+  const existing = drafts.filter((d) => !fresh.has(d.id)).map((d) => d.id)
+  const current =
+    existing.length === 0
+      ? []
+      : await tx<(LineRow & { id: string; invoice_id: string })[]>`
+          select id, invoice_id, line_key, subscription_id, account_id, charge_type, reference_id, event_date::text,
+            charge_start::text, charge_end::text, sku, product_name, unit_price::text, effective_unit_price::text,
+            quantity, amount_minor::text, adjustment, unpriced
+          from invoice_lines where invoice_id = any(${existing}::uuid[])`
 
   const currentOf = groupBy(current, (c) => c.invoice_id)
   const stale: string[] = []
   const inserts: { invoiceId: string; currency: string; line: LineRow }[] = []
   const counts = new Map<string, { added: number; removed: number; unchanged: number }>()
+  const subtotals: DraftSubtotal[] = []
   for (const plan of planList) {
-    const invoiceId = draftOf.get(plan.tenantId) as string
+    const draft = draftOf.get(plan.tenantId) as (typeof drafts)[number]
     const want = desired.get(plan.tenantId) ?? new Map()
-    const have = currentOf.get(invoiceId) ?? []
+    const have = currentOf.get(draft.id) ?? []
     const haveByKey = new Map(have.map((c) => [c.line_key, c]))
+    // After the refresh the draft holds exactly the wanted lines: its subtotal is theirs.
+    let subtotal = 0n
     let removed = 0
     for (const c of have) {
       const d = want.get(c.line_key)
@@ -313,25 +322,22 @@ async function refreshDrafts(tx: Tx, input: ChunkInput): Promise<TenantResult[]>
     }
     let added = 0
     for (const d of want.values()) {
+      subtotal += BigInt(d.amount_minor)
       const c = haveByKey.get(d.line_key)
       if (!c || signature(c) !== signature(d)) {
-        inserts.push({ invoiceId, currency: plan.currency, line: d })
+        inserts.push({ invoiceId: draft.id, currency: plan.currency, line: d })
         added++
       }
     }
     counts.set(plan.tenantId, { added, removed, unchanged: have.length - removed })
+    subtotals.push({ id: draft.id, currency: draft.currency, tax_rate: draft.tax_rate, subtotal })
   }
   if (stale.length > 0) await tx`delete from invoice_lines where id = any(${stale}::bigint[])`
   if (inserts.length > 0) await insertLines(tx, inserts)
-  const totals = await refreshTotalsOf(
-    tx,
-    drafts.map((d) => d.id),
-    input.runId,
-    settings.rounding_mode,
-  )
+  const totals = await writeTotals(tx, subtotals, input.runId, settings.rounding_mode)
 
   return planList.map((plan) => {
-    const invoiceId = draftOf.get(plan.tenantId) as string
+    const invoiceId = (draftOf.get(plan.tenantId) as (typeof drafts)[number]).id
     const c = counts.get(plan.tenantId) ?? { added: 0, removed: 0, unchanged: 0 }
     const t = totals.get(invoiceId) ?? { subtotal_minor: '0', total_minor: '0' }
     const unpriced = [...(desired.get(plan.tenantId)?.values() ?? [])].filter((d) => d.unpriced)

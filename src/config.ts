@@ -32,6 +32,8 @@ const Env = z
     QUEUE_PREFIX: z.string().min(1).default('tiersync'),
     /** A parked event whose object has not arrived after this long ends `failed` (replayable). */
     WAITING_EXPIRE_HOURS: z.coerce.number().positive().default(72),
+    /** Per-attempt timeout of calls to a reseller BSS API (thin notifications, reconciliation). */
+    BSS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
     /** Day of the month (UTC) the scheduled invoice run bills the previous month. */
     INVOICE_RUN_DAY: z.coerce.number().int().min(1).max(28).default(1),
   })

@@ -21,6 +21,7 @@ export const ErrorCode = [
   'field_locked',
   'invoice_not_draft',
   'credit_exceeds_line',
+  'invalid_settings',
   'storage_unavailable',
   'queue_unavailable',
   'internal_error',
@@ -54,6 +55,7 @@ export function codeToStatus(code: ErrorCode): ContentfulStatusCode {
       return 415
     case 'invalid_event':
     case 'credit_exceeds_line':
+    case 'invalid_settings':
       return 422
     case 'rate_limited':
       return 429

@@ -6,6 +6,7 @@ import type { Worker } from 'bullmq'
 import { createApp } from './app.js'
 import { bootstrapAdminKey } from './auth/api-keys.js'
 import { createBillingWorker, scheduleMonthlyRun } from './billing/worker.js'
+import { createBssClient } from './callback/client.js'
 import { type Clock, systemClock } from './clock.js'
 import type { Config } from './config.js'
 import { createSql, ensureDatabase } from './db/client.js'
@@ -17,7 +18,9 @@ import { createLogger, type Logger } from './log.js'
 import { createQueues } from './queue/queues.js'
 import { createProducerRedis, createWorkerRedis } from './queue/redis.js'
 import { createEventWorker } from './queue/worker.js'
+import { createReconcileWorker, syncReconcileSchedules } from './reconcile/schedule.js'
 import { createSecretBox } from './sources/secret-box.js'
+import { fetchForEvent } from './sync/fetch.js'
 import { handleEvent } from './sync/handler.js'
 
 export type Running = {
@@ -72,6 +75,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
 
   let worker: Worker | undefined
   let billingWorker: Worker | undefined
+  let reconcileWorker: Worker | undefined
+  const bss = createBssClient({ timeoutMs: config.BSS_TIMEOUT_MS })
   let relay: Relay | undefined
   let workerRedis: ReturnType<typeof createWorkerRedis> | undefined
   if (config.ROLE !== 'api') {
@@ -84,8 +89,26 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       concurrency: config.WORKER_CONCURRENCY,
       lockMs: config.WORKER_LOCK_MS,
       handle: handleEvent,
+      prepare: (inboxId) =>
+        fetchForEvent({ sql, box: deps.box, client: bss, log, now: () => deps.clock.now() }, inboxId),
       enqueue: (refs) => enqueuer.enqueue(refs),
     })
+    reconcileWorker = createReconcileWorker({
+      sql,
+      box: deps.box,
+      client: bss,
+      clock: deps.clock,
+      log,
+      enqueue: (refs) => enqueuer.enqueue(refs),
+      connection: workerRedis,
+      prefix: config.QUEUE_PREFIX,
+    })
+    await syncReconcileSchedules(sql, queues).catch((err: unknown) =>
+      log.warn(
+        { err: (err as Error).message },
+        'could not schedule reconciliations; will retry at next start',
+      ),
+    )
     billingWorker = createBillingWorker({
       sql,
       connection: workerRedis,
@@ -122,7 +145,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
           const s = server
           await new Promise<void>((resolve) => s.close(() => resolve()))
         }
-        await Promise.all([worker?.close(), billingWorker?.close()])
+        await Promise.all([worker?.close(), billingWorker?.close(), reconcileWorker?.close()])
+        await bss.close()
         await relay?.stop()
         await enqueuer.drain()
         await queues.close()

@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { InboxWriter } from '../inbox/inbox-writer.js'
 import { issueDetails, parseJson } from '../mappers/envelope.js'
-import { mappers } from '../mappers/index.js'
+import { mapperFor } from '../mappers/index.js'
 import { loadIngestSource, type SourceDeps } from '../sources/sources.js'
-import { verify, type WebhookHeaders } from '../verify/standard-webhooks.js'
+import { verifyRequest } from '../verify/schemes.js'
 import { checkRateLimit } from './rate-limit.js'
 
 export type IngestDeps = SourceDeps & {
@@ -15,7 +16,8 @@ export type IngestDeps = SourceDeps & {
 
 export type IngestRequest = {
   sourceId: string
-  headers: WebhookHeaders
+  /** A request header by (case-insensitive) name. */
+  header(name: string): string | undefined
   readBody: () => Promise<ArrayBuffer>
   requestId: string | null
 }
@@ -43,18 +45,24 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
  * propagate (the route answers 503); Redis errors never block an acknowledgement.
  */
 export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<IngestOutcome> {
-  const { id, timestamp, signature } = req.headers
   if (!UUID.test(req.sourceId)) return { outcome: 'source_not_found' }
   const source = await loadIngestSource(deps, req.sourceId)
   if (!source) return { outcome: 'source_not_found' }
-  // Bounded so a hostile id cannot exceed the unique index's row size and fail a whole group commit.
-  if (!id || !timestamp || !signature || id.length > MAX_WEBHOOK_ID)
-    return { outcome: 'signature_headers_missing' }
 
   const now = deps.clock.now()
   const raw = new Uint8Array(await req.readBody())
-  const verified = verify(req.headers, raw, source.keys, Math.floor(now.getTime() / 1000))
+  const verified = await verifyRequest(source.verification, {
+    header: req.header,
+    raw,
+    secrets: source.secrets,
+    nowSeconds: Math.floor(now.getTime() / 1000),
+  })
   if (verified.outcome !== 'verified') return verified
+  // Bounded so a hostile id cannot exceed the unique index's row size and fail a whole group commit.
+  if (verified.webhookId !== null && verified.webhookId.length > MAX_WEBHOOK_ID)
+    return { outcome: 'signature_headers_missing' }
+  // Schemes without a delivery id: the same bytes delivered twice are the same delivery.
+  const id = verified.webhookId ?? `sha256:${createHash('sha256').update(raw).digest('hex')}`
 
   // Counted only once verified: unsigned traffic must not use up a reseller's allowance.
   const limit = source.rate_limit_per_minute ?? deps.defaultRatePerMinute
@@ -69,7 +77,7 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
   } catch {
     return { outcome: 'invalid_json' }
   }
-  const checked = mappers[source.format].envelope(payload)
+  const checked = await mapperFor(source).envelope(payload)
   if (!checked.ok) return { outcome: 'invalid_event', details: issueDetails(checked.issues) }
 
   const written = await deps.inbox.write({

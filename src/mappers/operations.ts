@@ -88,3 +88,17 @@ export type Operation =
 export type MapResult =
   | { ok: true; operations: Operation[] }
   | { ok: false; reason: string; details: { path: string; message: string }[] }
+
+/**
+ * A resource a thin notification needs from the reseller's BSS before it can be mapped: a GET of
+ * `path` (absolute path, no host: it is always joined to the source's configured base URL, so a
+ * payload can never point tiersync at another host). `key` names it in `Fetched`.
+ */
+export type FetchRequest = { key: string; path: string }
+
+/** What the worker hands a mapper: fetched resources by key, and when they were fetched. */
+export type MapContext = {
+  fetched: Readonly<Record<string, unknown>>
+  /** When the fetched resources were read: the version time of state fetched from the BSS. */
+  fetchedAt: Date
+}

@@ -53,3 +53,19 @@ export const InvoiceRun = {
 export type InvoiceRunData = z.infer<typeof InvoiceRun.schema>
 
 export const MONTHLY_INVOICE_SCHEDULER = 'monthly-invoice-run'
+
+/** A reconciliation of one source against its BSS API (on demand or on the source's schedule). */
+export const ReconcileSource = {
+  queue: 'reconcile',
+  name: 'reconcile-source',
+  schema: z.object({ sourceId: z.uuid() }),
+  options: {
+    attempts: 3,
+    backoff: { type: 'exponential', delay: 30_000, jitter: 0.5 },
+    removeOnComplete: { count: 200 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  } satisfies JobsOptions,
+} as const
+export type ReconcileSourceData = z.infer<typeof ReconcileSource.schema>
+
+export const reconcileSchedulerId = (sourceId: string) => `reconcile-${sourceId}`

@@ -2,11 +2,19 @@ import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { withTimeout } from '../async.js'
 import type { Logger } from '../log.js'
-import { ApplyEvent, applyEventJob, type EventRef, InvoiceRun, type InvoiceRunData } from './jobs.js'
+import {
+  ApplyEvent,
+  applyEventJob,
+  type EventRef,
+  InvoiceRun,
+  type InvoiceRunData,
+  ReconcileSource,
+} from './jobs.js'
 
 export type Queues = {
   events: Queue
   billing: Queue
+  reconcile: Queue
   /** The fail-fast producer connection the queues share. */
   connection: Redis
   prefix: string
@@ -24,9 +32,12 @@ export function createQueues(connection: Redis, prefix: string, log: Logger): Qu
   events.on('error', (err) => log.warn({ err: err.message }, 'events queue error'))
   const billing = new Queue(InvoiceRun.queue, { connection, prefix })
   billing.on('error', (err) => log.warn({ err: err.message }, 'billing queue error'))
+  const reconcile = new Queue(ReconcileSource.queue, { connection, prefix })
+  reconcile.on('error', (err) => log.warn({ err: err.message }, 'reconcile queue error'))
   return {
     events,
     billing,
+    reconcile,
     connection,
     prefix,
     async enqueueEvents(refs) {
@@ -44,7 +55,7 @@ export function createQueues(connection: Redis, prefix: string, log: Logger): Qu
       )
     },
     async close() {
-      await Promise.all([events.close(), billing.close()])
+      await Promise.all([events.close(), billing.close(), reconcile.close()])
     },
   }
 }

@@ -11,6 +11,11 @@ export type ClaimedEvent = {
   event_type: string
   body: string
   attempts: number
+  origin: 'webhook' | 'reconcile'
+  /** Thin notifications: what the BSS answered, by request key (see src/sync/fetch.ts). */
+  fetched: Record<string, unknown> | null
+  fetched_at: Date | null
+  received_at: Date
 }
 
 /** How a handler settles an event (besides `failed`, which is thrown). */
@@ -40,6 +45,8 @@ export type EventWorkerDeps = {
   /** BullMQ lock duration; a crashed worker's jobs are picked up again after it. */
   lockMs?: number
   handle: EventHandler
+  /** A step before the apply transaction (the BSS fetch of thin notifications). */
+  prepare?: (inboxId: string) => Promise<void>
 }
 
 export function createEventWorker(deps: EventWorkerDeps): Worker {
@@ -61,19 +68,20 @@ export function createEventWorker(deps: EventWorkerDeps): Worker {
 }
 
 export async function processJob(
-  deps: Pick<EventWorkerDeps, 'sql' | 'handle' | 'enqueue'>,
+  deps: Pick<EventWorkerDeps, 'sql' | 'handle' | 'enqueue' | 'prepare'>,
   job: Job,
 ): Promise<string> {
   const parsed = ApplyEvent.schema.safeParse(job.data)
   if (!parsed.success) throw new UnrecoverableError('malformed job data')
   const { inboxId } = parsed.data
   try {
+    await deps.prepare?.(inboxId)
     const settled = await deps.sql.begin(async (tx) => {
       // The row lock makes a second job for the same row (relay re-add, stalled retry) wait, then skip.
       const [event]: [ClaimedEvent?] = await tx`
         update inbox set status = 'processing', attempts = attempts + 1
         where id = ${inboxId} and status in ('received', 'processing')
-        returning id, source_id, webhook_id, event_type, body, attempts`
+        returning id, source_id, webhook_id, event_type, body, attempts, origin, fetched, fetched_at, received_at`
       if (!event) return undefined
       const settled = await deps.handle(tx, event)
       await tx`
@@ -87,7 +95,10 @@ export async function processJob(
     if (settled.wake?.length) deps.enqueue(settled.wake)
     return settled.status
   } catch (err) {
-    const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)
+    // A retry-forever error (the BSS is down) never fails the event: the relay brings it back.
+    const forever = (err as { retryForever?: boolean }).retryForever === true
+    const final =
+      !forever && (err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1))
     await recordFailure(deps.sql, inboxId, err, final)
     throw err
   }

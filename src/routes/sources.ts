@@ -1,15 +1,23 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { Deps } from '../deps.js'
 import { AppError } from '../errors.js'
+import { MappingConfig, preview } from '../mappers/mapping.js'
+import { runReconcileNow, syncReconcileSchedules } from '../reconcile/schedule.js'
 import {
+  BssApiSettings,
   createSource,
   getSource,
+  IncoherentSource,
   listSources,
   NewSource,
   rotateSecret,
   type Source,
+  SourceFormat,
+  SourcePatch,
   setEnabled,
+  updateSource,
 } from '../sources/sources.js'
+import { VerificationConfig } from '../verify/schemes.js'
 import { byMethod } from './auth.js'
 import { errors, IdParam, json, jsonBody, router } from './openapi.js'
 
@@ -17,11 +25,19 @@ const SourceView = z
   .object({
     id: z.uuid(),
     name: z.string(),
-    format: z.string(),
-    verification: z.string(),
+    format: SourceFormat,
+    verification: VerificationConfig,
     account_id: z.uuid(),
     enabled: z.boolean(),
     rate_limit_per_minute: z.number().int().nullable(),
+    api: z
+      .object({ base_url: BssApiSettings.shape.base_url, credentials_type: z.string() })
+      .nullable()
+      .openapi({ description: 'The BSS API tiersync calls back; its credentials are never returned' }),
+    mapping: MappingConfig.nullable(),
+    reconcile_every_minutes: z.number().int().nullable(),
+    reconciled_at: z.string().nullable(),
+    reconcile_report: z.unknown().openapi({ description: 'What the last reconciliation found and changed' }),
     webhook_url: z.url(),
     secrets: z.array(z.object({ id: z.uuid(), created_at: z.string(), expires_at: z.string().nullable() })),
     created_at: z.string(),
@@ -30,7 +46,10 @@ const SourceView = z
   .openapi('Source')
 
 const WithSecret = SourceView.extend({
-  secret: z.string().openapi({ description: 'Standard Webhooks secret (whsec_...); shown only here' }),
+  secret: z.string().openapi({
+    description:
+      'The new secret (Standard Webhooks: whsec_...; other schemes: the shared secret); shown only here',
+  }),
 })
 
 const Rotate = z
@@ -40,12 +59,40 @@ const Rotate = z
       .min(0)
       .max(24 * 30)
       .optional(),
+    secret: z
+      .string()
+      .min(16)
+      .max(512)
+      .optional()
+      .openapi({ description: 'Use this secret (one the BSS generated) instead of a new random one' }),
   })
   .openapi('RotateSecret')
+
+const PreviewBody = z
+  .object({
+    payload: z.unknown().openapi({ description: 'A sample payload as the BSS would send it' }),
+    mapping: MappingConfig.optional().describe("An expression to try instead of the source's stored one"),
+  })
+  .openapi('MappingPreviewRequest')
+
+const PreviewResult = z
+  .object({
+    ok: z.boolean(),
+    events: z.array(z.unknown()).optional(),
+    operations: z.array(z.unknown()).optional(),
+    reason: z.string().optional(),
+    details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi('MappingPreview')
 
 export function sourcesRoutes(deps: Deps) {
   const { sql, config } = deps
   const app = router()
+  // Best effort: the worker syncs every schedule at start anyway.
+  const reschedule = () =>
+    syncReconcileSchedules(sql, deps.queues).catch((err: unknown) =>
+      deps.log.warn({ err: (err as Error).message }, 'could not update reconciliation schedules'),
+    )
   app.use('*', byMethod(sql, 'admin'))
   const view = (s: Source) => ({
     ...s,
@@ -55,6 +102,7 @@ export function sourcesRoutes(deps: Deps) {
       created_at: iso(k.created_at),
       expires_at: k.expires_at && iso(k.expires_at),
     })),
+    reconciled_at: s.reconciled_at && iso(s.reconciled_at),
     created_at: iso(s.created_at),
     updated_at: iso(s.updated_at),
   })
@@ -65,11 +113,12 @@ export function sourcesRoutes(deps: Deps) {
       path: '/',
       tags: ['Sources'],
       summary: 'Register a reseller BSS and its tenant reseller account',
-      request: { body: jsonBody(NewSource.openapi('NewSource')) },
+      request: { body: jsonBody(NewSource) },
       responses: { 201: json(WithSecret, 'created'), ...errors(400, 401, 403) },
     }),
     async (c) => {
       const { source, secret } = await createSource(deps, c.req.valid('json'))
+      if (source.reconcile_every_minutes) await reschedule()
       return c.json({ ...view(source), secret }, 201)
     },
   )
@@ -110,9 +159,102 @@ export function sourcesRoutes(deps: Deps) {
       responses: { 200: json(WithSecret, 'rotated'), ...errors(400, 401, 403, 404) },
     }),
     async (c) => {
-      const hours = c.req.valid('json')?.grace_hours ?? config.SECRET_GRACE_HOURS
-      const rotated = await found(rotateSecret(deps, c.req.valid('param').id, hours * 3600))
+      const body = c.req.valid('json')
+      const hours = body?.grace_hours ?? config.SECRET_GRACE_HOURS
+      const rotated = await found(rotateSecret(deps, c.req.valid('param').id, hours * 3600, body?.secret))
       return c.json({ ...view(rotated.source), secret: rotated.secret }, 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/{id}',
+      tags: ['Sources'],
+      summary: 'Change settings: name, verification scheme, BSS API, mapping, reconciliation, rate limit',
+      description:
+        'Fields left out are unchanged; `api: null` removes the API. The source after the change must still be ' +
+        'coherent (a thin format needs an API, `mapping` an expression); else 422 and nothing changes.',
+      request: { params: IdParam, body: jsonBody(SourcePatch) },
+      responses: {
+        200: json(z.object({ data: SourceView }), 'the source'),
+        ...errors(400, 401, 403, 404, 422),
+      },
+    }),
+    async (c) => {
+      try {
+        const patch = c.req.valid('json')
+        const updated = await found(updateSource(deps, c.req.valid('param').id, patch))
+        if (patch.reconcile_every_minutes !== undefined) await reschedule()
+        return c.json({ data: view(updated) }, 200)
+      } catch (err) {
+        if (err instanceof IncoherentSource)
+          throw new AppError('invalid_settings', { message: err.message, details: err.details })
+        throw err
+      }
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/{id}/mapping',
+      tags: ['Sources'],
+      summary: 'Store the JSONata mapping of a home-grown BSS (validated when saved)',
+      request: { params: IdParam, body: jsonBody(MappingConfig) },
+      responses: { 200: json(z.object({ data: SourceView }), 'the source'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const updated = await found(
+        updateSource(deps, c.req.valid('param').id, { mapping: c.req.valid('json') }),
+      )
+      return c.json({ data: view(updated) }, 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/{id}/mapping/preview',
+      tags: ['Sources'],
+      summary: 'What a sample payload would become under the mapping (nothing is stored)',
+      request: { params: IdParam, body: jsonBody(PreviewBody) },
+      responses: {
+        200: json(PreviewResult, 'the events and operations, or why it fails'),
+        ...errors(400, 401, 403, 404, 422),
+      },
+    }),
+    async (c) => {
+      const source = await found(getSource(sql, c.req.valid('param').id))
+      const body = c.req.valid('json')
+      const mapping = body.mapping ?? source.mapping
+      if (!mapping)
+        throw new AppError('invalid_settings', {
+          message: 'the source has no mapping: store one or send `mapping` with the preview',
+        })
+      return c.json(await preview(mapping, body.payload), 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/{id}/reconcile',
+      tags: ['Sources'],
+      summary: 'Reconcile now: pull every account and subscription from the BSS API and repair drift',
+      description: "Queued at once; the report lands on the source's `reconcile_report`.",
+      request: { params: IdParam },
+      responses: {
+        202: json(z.object({ job_id: z.string(), status: z.literal('queued') }), 'queued'),
+        ...errors(400, 401, 403, 404, 422, 503),
+      },
+    }),
+    async (c) => {
+      const source = await found(getSource(sql, c.req.valid('param').id))
+      if (!source.api)
+        throw new AppError('invalid_settings', { message: 'the source has no BSS API to reconcile from' })
+      const jobId = await runReconcileNow(deps.queues, source.id)
+      return c.json({ job_id: jobId, status: 'queued' as const }, 202)
     },
   )
 

@@ -11,10 +11,11 @@ const route = createRoute({
   method: 'post',
   path: '/{sourceId}',
   tags: ['Webhooks'],
-  summary: 'Receive a signed webhook from a reseller BSS (Standard Webhooks v1)',
+  summary: 'Receive a signed webhook from a reseller BSS (by default Standard Webhooks v1)',
   description:
-    "The body is the source format's event (canonical: CONTRACT section 3), signed over its raw bytes. " +
-    '202 means the event is stored durably; 200 means this webhook-id was already stored.',
+    "The body is the source format's event (canonical: CONTRACT section 3), verified over its raw bytes by the " +
+    "source's scheme (standard-webhooks, jwt-hs256, hmac or api-key). 202 means the event is stored durably; " +
+    '200 means this delivery was already stored (its webhook-id, the id header the scheme names, or else the same body).',
   request: {
     params: z.object({ sourceId: z.string().openapi({ param: { name: 'sourceId', in: 'path' } }) }),
     headers: z.object({
@@ -57,11 +58,7 @@ export function webhookRoutes(deps: Deps) {
     }
     const result = await ingest(inboxDeps, {
       sourceId: c.req.param('sourceId'),
-      headers: {
-        id: c.req.header('webhook-id'),
-        timestamp: c.req.header('webhook-timestamp'),
-        signature: c.req.header('webhook-signature'),
-      },
+      header: (name) => c.req.header(name),
       readBody: () => c.req.arrayBuffer(),
       requestId: c.get('requestId'),
     })
@@ -74,13 +71,14 @@ export function webhookRoutes(deps: Deps) {
         throw new AppError('source_not_found', { message: 'unknown or disabled source' })
       case 'signature_headers_missing':
         throw new AppError('signature_headers_missing', {
-          message: 'webhook-id, webhook-timestamp and webhook-signature are required',
+          message:
+            "the headers of the source's verification scheme are missing (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature)",
         })
       case 'signature_invalid':
         throw new AppError('signature_invalid', { message: 'no signature matches an active secret' })
       case 'timestamp_out_of_tolerance':
         throw new AppError('timestamp_out_of_tolerance', {
-          message: 'webhook-timestamp is more than 5 minutes off',
+          message: 'the request timestamp is outside the tolerance (default 5 minutes either way)',
         })
       case 'rate_limited':
         throw new AppError('rate_limited', {

@@ -1,7 +1,10 @@
 import postgres from 'postgres'
+import { mapCanonical } from '../mappers/canonical.js'
 import { parseJson } from '../mappers/envelope.js'
-import { mappers } from '../mappers/index.js'
-import type { EventHandler, Settled } from '../queue/worker.js'
+import { mapperFor } from '../mappers/index.js'
+import type { MappingConfig } from '../mappers/mapping.js'
+import type { MapResult } from '../mappers/operations.js'
+import type { ClaimedEvent, EventHandler, Settled } from '../queue/worker.js'
 import type { SourceFormat } from '../sources/sources.js'
 import { applyAccount } from './accounts.js'
 import type { ApplyContext } from './context.js'
@@ -17,8 +20,8 @@ import { applySubscription } from './subscriptions.js'
 export const handleEvent: EventHandler = async (tx, event) => {
   // Declares this transaction the sync writer: the database refuses synced-field writes otherwise.
   await tx`select set_config('tiersync.writer', 'sync', true)`
-  const [source]: [{ format: SourceFormat; account_id: string }?] = await tx`
-    select format, account_id from sources where id = ${event.source_id}`
+  const [source]: [{ format: SourceFormat; account_id: string; mapping: MappingConfig | null }?] = await tx`
+    select format, account_id, mapping from sources where id = ${event.source_id}`
   if (!source) throw new EventRejected('source no longer exists')
 
   let payload: unknown
@@ -27,7 +30,7 @@ export const handleEvent: EventHandler = async (tx, event) => {
   } catch {
     throw new EventRejected('stored body is not JSON')
   }
-  const mapped = mappers[source.format].map(payload)
+  const mapped = await mapEvent(source, event, payload)
   if (!mapped.ok) throw new EventRejected(mapped.reason, mapped.details)
 
   const ctx: ApplyContext = {
@@ -58,6 +61,32 @@ export const handleEvent: EventHandler = async (tx, event) => {
     }
     throw err
   }
+}
+
+/**
+ * A delivery maps with its source's mapper (a thin one with what the fetch step stored); drift
+ * found by a reconciliation is canonical whatever the format, and keeps its own event kind in the
+ * history (`subscription.reconciled`, `account.reconciled`).
+ */
+async function mapEvent(
+  source: { format: SourceFormat; mapping: MappingConfig | null },
+  event: ClaimedEvent,
+  payload: unknown,
+): Promise<MapResult> {
+  if (event.origin === 'reconcile') {
+    const mapped = mapCanonical(payload)
+    if (mapped.ok) for (const op of mapped.operations) op.eventType = event.event_type
+    return mapped
+  }
+  const mapper = mapperFor(source)
+  if (mapper.fetches && event.fetched === null && mapper.fetches(payload).length > 0) {
+    // The fetch step has not stored the BSS's answer yet (it runs before this transaction).
+    throw new Error('the BSS state of this notification has not been fetched yet')
+  }
+  return mapper.map(payload, {
+    fetched: event.fetched ?? {},
+    fetchedAt: event.fetched_at ?? event.received_at,
+  })
 }
 
 /** An event with several operations is `applied` if any changed something, else its one outcome. */

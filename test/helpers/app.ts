@@ -71,6 +71,7 @@ export async function createTestApp(
   afterAll(async () => {
     await enqueuer.drain()
     await queues.events.obliterate({ force: true }).catch(() => {})
+    await queues.reconcile.obliterate({ force: true }).catch(() => {})
     await queues.close()
     redis.disconnect()
   })

@@ -1,8 +1,11 @@
 import type { Redis } from 'ioredis'
 import { afterAll } from 'vitest'
 import { createBillingWorker } from '../../src/billing/worker.js'
+import { type BssClient, createBssClient } from '../../src/callback/client.js'
 import { createWorkerRedis } from '../../src/queue/redis.js'
 import { createEventWorker, type EventHandler } from '../../src/queue/worker.js'
+import { createReconcileWorker } from '../../src/reconcile/schedule.js'
+import { fetchForEvent } from '../../src/sync/fetch.js'
 import { handleEvent } from '../../src/sync/handler.js'
 import { silentLog, type TestApp } from './app.js'
 import { REDIS_URL } from './env.js'
@@ -18,8 +21,29 @@ function closedAfterFile<W extends { close(): Promise<void> }>(build: (connectio
   return worker
 }
 
-/** A real BullMQ worker on the test app's queue prefix, closed after the file. */
-export function startTestWorker(t: TestApp, handle: EventHandler = handleEvent) {
+/** A BSS client with short timeouts and no long waits, closed after the file. */
+export function testBssClient(opts: Parameters<typeof createBssClient>[0] = {}): BssClient {
+  const client = createBssClient({
+    timeoutMs: 500,
+    retries: 1,
+    baseDelayMs: 20,
+    maxRetryAfterMs: 2000,
+    ...opts,
+  })
+  afterAll(() => client.close())
+  return client
+}
+
+/**
+ * A real BullMQ worker on the test app's queue prefix, closed after the file; with `bss`, thin
+ * notifications are fetched from the reseller BSS first, as in production.
+ */
+export function startTestWorker(
+  t: TestApp,
+  handle: EventHandler = handleEvent,
+  opts: { bss?: BssClient } = {},
+) {
+  const { bss } = opts
   return closedAfterFile((connection) =>
     createEventWorker({
       sql: t.db.sql,
@@ -28,7 +52,30 @@ export function startTestWorker(t: TestApp, handle: EventHandler = handleEvent) 
       log: silentLog,
       concurrency: 4,
       handle,
+      ...(bss && {
+        prepare: (inboxId: string) =>
+          fetchForEvent(
+            { sql: t.db.sql, box: t.deps.box, client: bss, log: silentLog, now: () => new Date() },
+            inboxId,
+          ),
+      }),
       enqueue: (refs) => t.enqueue(refs),
+    }),
+  )
+}
+
+/** A real BullMQ reconcile worker on the test app's queue prefix. */
+export function startTestReconcileWorker(t: TestApp, bss: BssClient) {
+  return closedAfterFile((connection) =>
+    createReconcileWorker({
+      sql: t.db.sql,
+      box: t.deps.box,
+      client: bss,
+      clock: t.deps.clock,
+      log: silentLog,
+      enqueue: (refs) => t.enqueue(refs),
+      connection,
+      prefix: t.deps.config.QUEUE_PREFIX,
     }),
   )
 }

@@ -1,0 +1,27 @@
+-- Any reseller BSS (issue 5): per-source verification scheme, the BSS API tiersync calls back
+-- (thin notifications, reconciliation), declarative mappings, and what a fetch brought back.
+
+-- The scheme and its settings (src/verify/schemes.ts validates them): was the scheme's name.
+alter table sources alter column verification drop default;
+alter table sources alter column verification type jsonb using jsonb_build_object('scheme', verification);
+alter table sources alter column verification set default '{"scheme": "standard-webhooks"}';
+alter table sources
+  add constraint sources_verification_scheme check (verification ? 'scheme'),
+  -- The BSS API: base URL in clear, credentials sealed like the webhook secrets (AES-256-GCM).
+  add column api_base_url text check (api_base_url ~ '^https?://'),
+  add column api_credentials_enc bytea,
+  add column api_credentials_type text,
+  -- `format: mapping`: the JSONata expression (validated when saved) turning a payload into events.
+  add column mapping jsonb,
+  -- Reconciliation: null = never scheduled; how often, and when it last finished.
+  add column reconcile_every_minutes integer check (reconcile_every_minutes between 5 and 10080),
+  add column reconciled_at timestamptz,
+  add column reconcile_report jsonb;
+
+alter table inbox
+  -- `webhook`: a delivery; `reconcile`: drift a reconciliation found (its body is canonical).
+  add column origin text not null default 'webhook' check (origin in ('webhook', 'reconcile')),
+  -- Thin notifications: what the BSS answered, by request key, kept so a retried apply never
+  -- fetches twice and the events API can show what the mapping read.
+  add column fetched jsonb,
+  add column fetched_at timestamptz;

@@ -1,0 +1,73 @@
+import { UnrecoverableError } from 'bullmq'
+import { type BssClient, BssRejected, BssUnavailable } from '../callback/client.js'
+import { jsonParam, type Sql } from '../db/client.js'
+import type { Logger } from '../log.js'
+import { parseJson } from '../mappers/envelope.js'
+import { mapperFor } from '../mappers/index.js'
+import type { MappingConfig } from '../mappers/mapping.js'
+import type { SecretBox } from '../sources/secret-box.js'
+import { loadBssApi, type SourceFormat } from '../sources/sources.js'
+
+/**
+ * The BSS cannot answer yet (down, throttling, breaker open). Not a failure of the event: its
+ * row stays unsettled whatever the attempt count, and is tried again by the job's backoff and,
+ * past that, by the relay. The received event is never lost to a BSS outage.
+ */
+export class FetchPending extends Error {
+  readonly retryForever = true
+}
+
+export type FetchDeps = { sql: Sql; box: SecretBox; client: BssClient; log: Logger; now: () => Date }
+
+/**
+ * The first step of applying a thin notification, outside the apply transaction: GET what its
+ * mapper asks for from the source's BSS API and keep the answers on the inbox row. Done once:
+ * a retried apply reads the stored answers (a replay clears them, to read the BSS anew).
+ */
+export async function fetchForEvent(deps: FetchDeps, inboxId: string): Promise<void> {
+  const [row]: [
+    | {
+        source_id: string
+        body: string
+        origin: string
+        format: SourceFormat
+        mapping: MappingConfig | null
+      }
+    | undefined,
+  ] = await deps.sql`
+    select i.source_id, i.body, i.origin, s.format, s.mapping
+    from inbox i join sources s on s.id = i.source_id
+    where i.id = ${inboxId} and i.status in ('received', 'processing') and i.fetched is null`
+  if (row?.origin !== 'webhook') return
+  const mapper = mapperFor(row)
+  if (!mapper.fetches) return
+  let payload: unknown
+  try {
+    payload = parseJson(row.body)
+  } catch {
+    return // the apply step fails it with the reason
+  }
+  const requests = mapper.fetches(payload)
+  if (requests.length === 0) return
+  const api = await loadBssApi(deps.sql, deps.box, row.source_id)
+  if (!api)
+    throw new UnrecoverableError('the source has no BSS API configured to fetch this notification from')
+  const fetched: Record<string, unknown> = {}
+  for (const r of requests) {
+    try {
+      fetched[r.key] = await deps.client.getJson(api, r.path)
+    } catch (err) {
+      if (err instanceof BssRejected) {
+        throw new UnrecoverableError(`the BSS refused GET ${r.path}: ${err.message}`)
+      }
+      if (err instanceof BssUnavailable) {
+        deps.log.warn({ inboxId, path: r.path, err: err.message }, 'BSS fetch failed; will retry')
+        throw new FetchPending(`BSS unavailable for GET ${r.path}: ${err.message}`)
+      }
+      throw err
+    }
+  }
+  await deps.sql`
+    update inbox set fetched = ${jsonParam(deps.sql, fetched)}, fetched_at = ${deps.now()}
+    where id = ${inboxId} and fetched is null`
+}

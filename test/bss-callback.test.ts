@@ -97,12 +97,21 @@ describe('partner-center thin notifications', () => {
     expect(retried.length).toBe(2)
   })
 
-  it('a 404 from the BSS fails the event with the reason; it stays replayable', async () => {
-    const id = await deliver(notification('sub-pc-gone'))
+  it('a 404 from the BSS fails the event with the reason; a replay reads the BSS anew', async () => {
+    const sub = 'sub-pc-late'
+    const id = await deliver(notification(sub))
     await settled(t)
     const row = await inboxRow(id)
     expect(row?.status).toBe('failed')
     expect(row?.error).toContain('the BSS refused GET')
+
+    bssServer.on(`/pc/v1/customers/${CUSTOMER}/subscriptions/${sub}`, {
+      json: { ...fixture('subscription.json'), id: sub, quantity: 4 },
+    })
+    const replay = await t.app.request(`/v1/events/${id}/replay`, { method: 'POST', headers: admin })
+    expect(replay.status).toBe(202)
+    await settled(t)
+    expect((await inboxRow(id))?.status).toBe('applied')
   })
 
   it('while the BSS times out the event is never failed, whatever the attempt count', async () => {
@@ -195,6 +204,36 @@ describe('reconciliation', () => {
     })
     expect(again.drifted).toEqual([])
     expect(again.subscriptions_seen).toBe(2)
+  })
+
+  it('runs on the schedule a source sets, kept in step with the source', async () => {
+    const source = await createSourceViaApi(t, {
+      api: { base_url: `${bssServer.baseUrl}/hg2`, credentials: { type: 'none' } },
+      reconcile_every_minutes: 60,
+    })
+    const schedulers = async () =>
+      (await t.deps.queues.reconcile.getJobSchedulers()).map((s) => [s.key, s.every])
+    expect(await schedulers()).toContainEqual([`reconcile-${source.id}`, 3_600_000])
+    const off = await t.app.request(`/v1/sources/${source.id}`, {
+      method: 'PATCH',
+      headers: admin,
+      body: JSON.stringify({ reconcile_every_minutes: null }),
+    })
+    expect(off.status).toBe(200)
+    expect((await schedulers()).map(([key]) => key)).not.toContain(`reconcile-${source.id}`)
+    // Removing the API while a schedule needs it leaves the source as it was.
+    await t.app.request(`/v1/sources/${source.id}`, {
+      method: 'PATCH',
+      headers: admin,
+      body: JSON.stringify({ reconcile_every_minutes: 30 }),
+    })
+    const incoherent = await t.app.request(`/v1/sources/${source.id}`, {
+      method: 'PATCH',
+      headers: admin,
+      body: JSON.stringify({ api: null }),
+    })
+    expect(incoherent.status).toBe(422)
+    expect(((await incoherent.json()) as { error: { code: string } }).error.code).toBe('invalid_settings')
   })
 
   it('needs an API, and a thin format cannot be created without one', async () => {

@@ -93,9 +93,12 @@ export async function getEvent(sql: Sql, id: string): Promise<(InboxEvent & { bo
  * returns them for queueing. Events still in flight are left alone.
  */
 export async function markForReplay(sql: Sql, f: EventFilter & { id?: string }): Promise<EventRef[]> {
+  // A replayed thin notification reads the BSS anew (`fetched` cleared): the point of a replay
+  // is the state as it is now.
   return sql<EventRef[]>`
     update inbox set status = 'received', attempts = 0, error = null, error_details = null, processed_at = null,
-      waiting_for_kind = null, waiting_for_id = null, enqueued_at = null, generation = generation + 1
+      waiting_for_kind = null, waiting_for_id = null, enqueued_at = null, generation = generation + 1,
+      fetched = null, fetched_at = null
     where status not in ('received', 'processing')
       ${f.id ? sql`and id = ${f.id}` : sql``}
       and ${where(sql, f)}

@@ -20,8 +20,12 @@ alter table sources
 
 alter table inbox
   -- `webhook`: a delivery; `reconcile`: drift a reconciliation found (its body is canonical).
-  add column origin text not null default 'webhook' check (origin in ('webhook', 'reconcile')),
+  -- A constant default adds the column without rewriting the table.
+  add column origin text not null default 'webhook',
   -- Thin notifications: what the BSS answered, by request key, kept so a retried apply never
   -- fetches twice and the events API can show what the mapping read.
   add column fetched jsonb,
   add column fetched_at timestamptz;
+-- Enforced on every new or changed row; not validated against existing rows, which all hold the
+-- default, so adding it does not scan the inbox under its exclusive lock.
+alter table inbox add constraint inbox_origin check (origin in ('webhook', 'reconcile')) not valid;

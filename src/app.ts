@@ -1,10 +1,13 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { methodNotAllowed } from 'hono/method-not-allowed'
 import { requestId } from 'hono/request-id'
+import { routePath } from 'hono/route'
 import type { Deps } from './deps.js'
 import { AppError } from './errors.js'
 import { accountsRoutes } from './routes/accounts.js'
+import { activitiesRoutes } from './routes/activities.js'
 import { apiKeysRoutes } from './routes/api-keys.js'
+import { contactsRoutes } from './routes/contacts.js'
 import { errorResponse, onError } from './routes/error-handler.js'
 import { eventsRoutes } from './routes/events.js'
 import { healthRoutes } from './routes/health.js'
@@ -22,14 +25,12 @@ export function createApp(deps: Deps) {
   app.use('*', async (c, next) => {
     const started = performance.now()
     await next()
+    const ms = performance.now() - started
+    // The route pattern, not the path: one series per route, whatever the ids in the URL.
+    const route = routePath(c, -1) || 'unmatched'
+    deps.metrics.http.observe({ route, method: c.req.method, status: String(c.res.status) }, ms / 1000)
     deps.log.info(
-      {
-        request_id: c.get('requestId'),
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
-        ms: performance.now() - started,
-      },
+      { request_id: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms },
       'request',
     )
   })
@@ -38,6 +39,9 @@ export function createApp(deps: Deps) {
   app.route('/v1/webhooks', webhookRoutes(deps))
   app.route('/v1/api-keys', apiKeysRoutes(deps.sql))
   app.route('/v1/sources', sourcesRoutes(deps))
+  // Before accounts: these serve /v1/accounts/{id}/contacts|activities with their own auth.
+  app.route('/v1', contactsRoutes(deps))
+  app.route('/v1', activitiesRoutes(deps))
   app.route('/v1/accounts', accountsRoutes(deps.sql))
   app.route('/v1/subscriptions', subscriptionsRoutes(deps.sql))
   app.route('/v1/events', eventsRoutes(deps))

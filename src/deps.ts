@@ -4,6 +4,7 @@ import type { Config } from './config.js'
 import type { Sql } from './db/client.js'
 import type { InboxWriter } from './inbox/inbox-writer.js'
 import type { Logger } from './log.js'
+import type { Metrics } from './metrics.js'
 import type { Queues } from './queue/queues.js'
 import type { SecretBox } from './sources/secret-box.js'
 
@@ -18,4 +19,5 @@ export type Deps = {
   box: SecretBox
   clock: Clock
   log: Logger
+  metrics: Metrics
 }

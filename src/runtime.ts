@@ -15,6 +15,7 @@ import type { Deps } from './deps.js'
 import { createInboxWriter } from './inbox/inbox-writer.js'
 import { createEnqueuer, type Relay, startRelay } from './inbox/relay.js'
 import { createLogger, type Logger } from './log.js'
+import { createMetrics, registerStateGauges } from './metrics.js'
 import { createQueues } from './queue/queues.js'
 import { createProducerRedis, createWorkerRedis } from './queue/redis.js'
 import { createEventWorker } from './queue/worker.js'
@@ -51,6 +52,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   const inbox = createInboxWriter(sql)
   const enqueuer = createEnqueuer({ sql, queues, log })
   inbox.onCommitted((refs) => enqueuer.enqueue(refs))
+  const metrics = createMetrics()
+  registerStateGauges(metrics, { sql, queues })
   const deps: Deps = {
     config,
     sql,
@@ -60,6 +63,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     box: createSecretBox(config.SECRETS_KEY),
     clock: opts.clock ?? systemClock,
     log,
+    metrics,
   }
 
   let server: ReturnType<typeof serve> | undefined
@@ -89,6 +93,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       concurrency: config.WORKER_CONCURRENCY,
       lockMs: config.WORKER_LOCK_MS,
       handle: handleEvent,
+      metrics,
       prepare: (inboxId) =>
         fetchForEvent({ sql, box: deps.box, client: bss, log, now: () => deps.clock.now() }, inboxId),
       enqueue: (refs) => enqueuer.enqueue(refs),
@@ -115,6 +120,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       prefix: config.QUEUE_PREFIX,
       log,
       clock: deps.clock,
+      metrics,
     })
     await scheduleMonthlyRun(queues, config.INVOICE_RUN_DAY).catch((err: unknown) =>
       log.warn(

@@ -62,7 +62,7 @@ describe('hmac (GitHub style and home-grown)', async () => {
   })
 
   it('keeps the previous secret valid after a rotation to a secret the BSS chose', async () => {
-    const chosen = 'bss-generated-secret-0123456789'
+    const chosen = 'bss-generated-secret-0123456789-abcdef'
     const rotated = await api('POST', `/v1/sources/${source.id}/secrets/rotate`, { secret: chosen })
     expect(rotated.status).toBe(200)
     expect(rotated.body.secret).toBe(chosen)
@@ -205,5 +205,42 @@ describe('mapping (a home-grown BSS with its own JSON)', async () => {
     })
     expect(refused.status).toBe(422)
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('invalid_event')
+  })
+
+  it('bounds runaway expressions in a sandbox thread: the API keeps answering', async () => {
+    const source = await createSourceViaApi(t, { format: 'mapping', mapping: { expression: '{}' } })
+    const huge = await api('POST', `/v1/sources/${source.id}/mapping/preview`, {
+      payload: {},
+      mapping: { expression: '$pad("", 200000000)' },
+    })
+    expect(huge.body.ok).toBe(false)
+    expect(huge.body.details[0].message).toContain('$pad width')
+
+    // Catastrophic backtracking: the thread is stopped after its time limit, and meanwhile the
+    // main thread answers other requests.
+    const order: string[] = []
+    const runaway = api('POST', `/v1/sources/${source.id}/mapping/preview`, {
+      payload: { s: `${'a'.repeat(40)}!` },
+      mapping: { expression: '$match(s, /(a+)+$/)' },
+    }).then((r) => {
+      order.push('runaway')
+      return r
+    })
+    const health = Promise.resolve(t.app.request('/healthz')).then((r) => {
+      order.push('healthz')
+      return r
+    })
+    expect((await health).status).toBe(200)
+    const r = await runaway
+    expect(order).toEqual(['healthz', 'runaway'])
+    expect(r.body.ok).toBe(false)
+    expect(r.body.details[0].message).toMatch(/longer than/)
+
+    // The sandbox is back for the next expression.
+    const fine = await api('POST', `/v1/sources/${source.id}/mapping/preview`, {
+      payload: { at: '2026-11-02T08:00:00Z' },
+      mapping: { expression: '{"type": "test.ping", "occurred_at": at, "data": {}}' },
+    })
+    expect(fine.body.ok).toBe(true)
   })
 })

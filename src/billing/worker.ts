@@ -3,12 +3,20 @@ import type { Redis } from 'ioredis'
 import type { Clock } from '../clock.js'
 import type { Sql } from '../db/client.js'
 import type { Logger } from '../log.js'
+import type { Metrics } from '../metrics.js'
 import { InvoiceRun, MONTHLY_INVOICE_SCHEDULER } from '../queue/jobs.js'
 import type { Queues } from '../queue/queues.js'
 import { addMonthsToPeriod } from './calendar.js'
 import { createRun, executeRun } from './runs.js'
 
-export type BillingWorkerDeps = { sql: Sql; connection: Redis; prefix: string; log: Logger; clock: Clock }
+export type BillingWorkerDeps = {
+  sql: Sql
+  connection: Redis
+  prefix: string
+  log: Logger
+  clock: Clock
+  metrics?: Metrics
+}
 
 /** Runs invoice runs one at a time per worker; a run locks each reseller it refreshes anyway. */
 export function createBillingWorker(deps: BillingWorkerDeps): Worker {
@@ -25,7 +33,13 @@ export function createBillingWorker(deps: BillingWorkerDeps): Worker {
         runId = await createRun(deps.sql, { period })
         await job.updateData({ runId })
       }
-      const report = await executeRun(deps, runId)
+      const started = performance.now()
+      deps.log.info({ run_id: runId, request_id: data.data.requestId ?? null }, 'invoice run started')
+      const report = await executeRun(deps, runId).catch((err: unknown) => {
+        deps.metrics?.invoiceRuns.observe({ status: 'failed' }, (performance.now() - started) / 1000)
+        throw err
+      })
+      deps.metrics?.invoiceRuns.observe({ status: 'succeeded' }, (performance.now() - started) / 1000)
       return { runId, resellers: report.resellers, lines_added: report.lines_added }
     },
     { connection: deps.connection, prefix: deps.prefix, concurrency: 1, lockDuration: 120_000 },

@@ -1,6 +1,12 @@
 import type { Sql } from '../db/client.js'
+import { mapCanonical } from '../mappers/canonical.js'
+import { parseJson } from '../mappers/envelope.js'
+import { mapperFor } from '../mappers/index.js'
+import type { MappingConfig } from '../mappers/mapping.js'
+import type { MapResult } from '../mappers/operations.js'
 import type { EventRef } from '../queue/jobs.js'
 import type { Cursor } from '../routes/pagination.js'
+import type { SourceFormat } from '../sources/sources.js'
 
 export const EventStatus = [
   'received',
@@ -82,10 +88,51 @@ export async function listEvents(
     order by id desc limit ${limit + 1}`
 }
 
-export async function getEvent(sql: Sql, id: string): Promise<(InboxEvent & { body: string }) | undefined> {
-  const [row]: [(InboxEvent & { body: string })?] =
-    await sql`select ${sql(COLUMNS)}, body from inbox where id = ${id}`
-  return row
+export type EventDetail = InboxEvent & {
+  payload: unknown
+  origin: 'webhook' | 'reconcile'
+  fetched: Record<string, unknown> | null
+  fetched_at: Date | null
+  /** What the payload maps to now, under its source's current format (pure: nothing is applied). */
+  mapped: MapResult | { ok: 'pending'; reason: string }
+}
+
+export async function getEvent(sql: Sql, id: string): Promise<EventDetail | undefined> {
+  const [row]: [
+    (InboxEvent & {
+      body: string
+      origin: 'webhook' | 'reconcile'
+      fetched: Record<string, unknown> | null
+      fetched_at: Date | null
+      format: SourceFormat
+      mapping: MappingConfig | null
+    })?,
+  ] = await sql`
+    select ${sql(COLUMNS.map((c) => `i.${c}`))}, i.body, i.origin, i.fetched, i.fetched_at, s.format, s.mapping
+    from inbox i join sources s on s.id = i.source_id where i.id = ${id}`
+  if (!row) return undefined
+  const { body, format, mapping, ...event } = row
+  const payload = parseJson(body)
+  return { ...event, payload, mapped: await mappedOf(row, payload) }
+}
+
+async function mappedOf(
+  row: {
+    origin: string
+    fetched: Record<string, unknown> | null
+    fetched_at: Date | null
+    received_at: Date
+  } & {
+    format: SourceFormat
+    mapping: MappingConfig | null
+  },
+  payload: unknown,
+): Promise<EventDetail['mapped']> {
+  if (row.origin === 'reconcile') return mapCanonical(payload)
+  const mapper = mapperFor(row)
+  if (mapper.fetches && row.fetched === null && mapper.fetches(payload).length > 0)
+    return { ok: 'pending', reason: 'the BSS state of this notification has not been fetched yet' }
+  return mapper.map(payload, { fetched: row.fetched ?? {}, fetchedAt: row.fetched_at ?? row.received_at })
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { InboxWriter } from '../inbox/inbox-writer.js'
 import { issueDetails, parseJson } from '../mappers/envelope.js'
@@ -61,9 +61,6 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
   // Bounded so a hostile id cannot exceed the unique index's row size and fail a whole group commit.
   if (verified.webhookId !== null && verified.webhookId.length > MAX_WEBHOOK_ID)
     return { outcome: 'signature_headers_missing' }
-  // Schemes without a delivery id: the same bytes delivered twice are the same delivery.
-  const id = verified.webhookId ?? `sha256:${createHash('sha256').update(raw).digest('hex')}`
-
   // Counted only once verified: unsigned traffic must not use up a reseller's allowance.
   const limit = source.rate_limit_per_minute ?? deps.defaultRatePerMinute
   const rate = await checkRateLimit(deps.redis, deps.rateLimitPrefix, source.id, limit, now.getTime())
@@ -77,8 +74,23 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
   } catch {
     return { outcome: 'invalid_json' }
   }
-  const checked = await mapperFor(source).envelope(payload)
+  const mapper = mapperFor(source)
+  const checked = await mapper.envelope(payload)
   if (!checked.ok) return { outcome: 'invalid_event', details: issueDetails(checked.issues) }
+  const thin = (mapper.fetches?.(payload).length ?? 0) > 0
+  if (thin && !source.has_api) {
+    return {
+      outcome: 'invalid_event',
+      details: [
+        { path: '(root)', message: 'a thin notification, but this source has no BSS API to fetch it from' },
+      ],
+    }
+  }
+  // Without a delivery id, the same bytes twice are the same delivery; except a thin notification,
+  // whose body repeats for every change of its object (fetching again is harmless, missing one is not).
+  const id =
+    verified.webhookId ??
+    (thin ? `thin:${randomUUID()}` : `sha256:${createHash('sha256').update(raw).digest('hex')}`)
 
   const written = await deps.inbox.write({
     sourceId: source.id,

@@ -2,6 +2,7 @@ import jsonata from 'jsonata'
 import { z } from 'zod'
 import { mapCanonical } from './canonical.js'
 import type { EnvelopeResult } from './envelope.js'
+import { ExpressionFailed, evaluateInSandbox, SandboxUnavailable } from './mapping-sandbox.js'
 import type { MapResult, Operation } from './operations.js'
 
 /**
@@ -27,24 +28,11 @@ export const MappingConfig = z
   .describe('Declarative mapping of a home-grown BSS payload into canonical events')
 export type MappingConfig = z.infer<typeof MappingConfig>
 
-/** A runaway expression (deep recursion, a loop over a huge input) is stopped, never hangs a worker. */
-const LIMITS = { ms: 500, depth: 200 }
-
-const compiled = new Map<string, jsonata.Expression>()
-
-function compile(expression: string): jsonata.Expression {
-  let expr = compiled.get(expression)
-  if (!expr) {
-    expr = jsonata(expression)
-    if (compiled.size > 500) compiled.clear()
-    compiled.set(expression, expr)
-  }
-  return expr
-}
-
 function compileError(expression: string): string | undefined {
   try {
-    compile(expression)
+    // Parsing is bounded by the expression's length (20,000 characters); evaluating is not, so
+    // that happens only in the sandbox thread.
+    jsonata(expression)
     return undefined
   } catch (err) {
     const e = err as { message?: string; position?: number }
@@ -52,52 +40,25 @@ function compileError(expression: string): string | undefined {
   }
 }
 
-async function evaluate(expression: string, payload: unknown): Promise<unknown> {
-  const expr = compile(expression)
-  let depth = 0
-  const started = Date.now()
-  const check = () => {
-    if (depth > LIMITS.depth) throw new Error(`expression nests deeper than ${LIMITS.depth}`)
-    if (Date.now() - started > LIMITS.ms) throw new Error(`expression ran longer than ${LIMITS.ms} ms`)
-  }
-  const bindings = {
-    [Symbol.for('jsonata.__evaluate_entry')]: (
-      _e: unknown,
-      _i: unknown,
-      env: { isParallelCall?: boolean },
-    ) => {
-      if (env.isParallelCall) return
-      depth++
-      check()
-    },
-    [Symbol.for('jsonata.__evaluate_exit')]: (
-      _e: unknown,
-      _i: unknown,
-      env: { isParallelCall?: boolean },
-    ) => {
-      if (env.isParallelCall) return
-      depth--
-      check()
-    },
-  } as unknown as Record<string, unknown>
-  return expr.evaluate(payload, bindings)
-}
-
 export type Preview =
   | { ok: true; events: unknown[]; operations: Operation[] }
   | { ok: false; reason: string; details: { path: string; message: string }[]; events?: unknown[] }
 
-/** What a payload becomes under an expression: the events it yields and their operations. */
+/**
+ * What a payload becomes under an expression: the events it yields and their operations. Throws
+ * `SandboxUnavailable` when no verdict could be reached (a runaway expression, a restarted
+ * sandbox): the caller retries or accepts, it never refuses the payload for it.
+ */
 export async function preview(config: MappingConfig, payload: unknown): Promise<Preview> {
   let result: unknown
   try {
-    result = await evaluate(config.expression, payload)
+    result = await evaluateInSandbox(config.expression, payload)
   } catch (err) {
-    const e = err as { message?: string }
+    if (!(err instanceof ExpressionFailed)) throw err
     return {
       ok: false,
       reason: 'the mapping expression failed',
-      details: [{ path: '(expression)', message: e.message ?? 'evaluation error' }],
+      details: [{ path: '(expression)', message: err.message }],
     }
   }
   if (result === undefined) {
@@ -129,7 +90,15 @@ export async function preview(config: MappingConfig, payload: unknown): Promise<
 export function mappingMapper(config: MappingConfig) {
   return {
     async envelope(payload: unknown): Promise<EnvelopeResult> {
-      const p = await preview(config, payload)
+      let p: Preview
+      try {
+        p = await preview(config, payload)
+      } catch (err) {
+        if (!(err instanceof SandboxUnavailable)) throw err
+        // No verdict (a runaway expression): accept and let the worker decide, with retries. A
+        // delivery is never refused for a reason that is not about the payload.
+        return { ok: true, envelope: { type: 'unknown', occurredAt: null, objectId: null } }
+      }
       if (!p.ok) {
         return {
           ok: false,

@@ -42,7 +42,12 @@ export function applyEventJob(ref: EventRef) {
 export const InvoiceRun = {
   queue: 'billing',
   name: 'invoice-run',
-  schema: z.object({ runId: z.uuid().optional(), scheduled: z.boolean().optional() }),
+  schema: z.object({
+    runId: z.uuid().optional(),
+    scheduled: z.boolean().optional(),
+    /** The API request that asked for it, for the logs. */
+    requestId: z.string().optional(),
+  }),
   options: {
     attempts: 3,
     backoff: { type: 'exponential', delay: 5000, jitter: 0.5 },
@@ -58,7 +63,7 @@ export const MONTHLY_INVOICE_SCHEDULER = 'monthly-invoice-run'
 export const ReconcileSource = {
   queue: 'reconcile',
   name: 'reconcile-source',
-  schema: z.object({ sourceId: z.uuid() }),
+  schema: z.object({ sourceId: z.uuid(), requestId: z.string().optional() }),
   options: {
     attempts: 3,
     backoff: { type: 'exponential', delay: 30_000, jitter: 0.5 },

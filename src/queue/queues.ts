@@ -20,7 +20,7 @@ export type Queues = {
   prefix: string
   /** Queues one job per inbox row; resolves once Redis has them all (jobs already there are no-ops). */
   enqueueEvents(refs: readonly EventRef[]): Promise<void>
-  enqueueInvoiceRun(runId: string): Promise<void>
+  enqueueInvoiceRun(runId: string, requestId?: string): Promise<void>
   close(): Promise<void>
 }
 
@@ -44,9 +44,9 @@ export function createQueues(connection: Redis, prefix: string, log: Logger): Qu
       if (refs.length === 0) return
       await withTimeout(events.addBulk(refs.map(applyEventJob)), 5000, 'redis addBulk')
     },
-    async enqueueInvoiceRun(runId) {
+    async enqueueInvoiceRun(runId, requestId) {
       await withTimeout(
-        billing.add(InvoiceRun.name, { runId } satisfies InvoiceRunData, {
+        billing.add(InvoiceRun.name, { runId, requestId } satisfies InvoiceRunData, {
           ...InvoiceRun.options,
           jobId: `run-${runId}`,
         }),

@@ -2,6 +2,7 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { jsonParam, type Sql, type Tx } from '../db/client.js'
 import type { Logger } from '../log.js'
+import type { Metrics } from '../metrics.js'
 import { ApplyEvent, type EventRef } from './jobs.js'
 
 export type ClaimedEvent = {
@@ -16,6 +17,8 @@ export type ClaimedEvent = {
   fetched: Record<string, unknown> | null
   fetched_at: Date | null
   received_at: Date
+  /** The request that delivered it: carried into the worker's log lines. */
+  request_id: string | null
 }
 
 /** How a handler settles an event (besides `failed`, which is thrown). */
@@ -47,6 +50,7 @@ export type EventWorkerDeps = {
   handle: EventHandler
   /** A step before the apply transaction (the BSS fetch of thin notifications). */
   prepare?: (inboxId: string) => Promise<void>
+  metrics?: Metrics
 }
 
 export function createEventWorker(deps: EventWorkerDeps): Worker {
@@ -61,14 +65,12 @@ export function createEventWorker(deps: EventWorkerDeps): Worker {
     autorun: true,
   })
   worker.on('error', (err) => deps.log.warn({ err: err.message }, 'worker error'))
-  worker.on('failed', (job, err) =>
-    deps.log.warn({ job: job?.id, attempts: job?.attemptsMade, err: err.message }, 'event job failed'),
-  )
+
   return worker
 }
 
 export async function processJob(
-  deps: Pick<EventWorkerDeps, 'sql' | 'handle' | 'enqueue' | 'prepare'>,
+  deps: Pick<EventWorkerDeps, 'sql' | 'handle' | 'enqueue' | 'prepare' | 'metrics'> & { log?: Logger },
   job: Job,
 ): Promise<string> {
   const parsed = ApplyEvent.schema.safeParse(job.data)
@@ -81,9 +83,18 @@ export async function processJob(
       const [event]: [ClaimedEvent?] = await tx`
         update inbox set status = 'processing', attempts = attempts + 1
         where id = ${inboxId} and status in ('received', 'processing')
-        returning id, source_id, webhook_id, event_type, body, attempts, origin, fetched, fetched_at, received_at`
+        returning id, source_id, webhook_id, event_type, body, attempts, origin, fetched, fetched_at, received_at, request_id`
       if (!event) return undefined
       const settled = await deps.handle(tx, event)
+      deps.log?.debug(
+        {
+          request_id: event.request_id,
+          inbox_id: event.id,
+          source_id: event.source_id,
+          status: settled.status,
+        },
+        'event settled',
+      )
       await tx`
         update inbox set status = ${settled.status}, processed_at = now(), error = null,
           error_details = ${settled.details === undefined ? null : jsonParam(tx, settled.details)},
@@ -92,6 +103,7 @@ export async function processJob(
       return settled
     })
     if (!settled) return 'settled-already'
+    deps.metrics?.events.inc({ outcome: settled.status })
     if (settled.wake?.length) deps.enqueue(settled.wake)
     return settled.status
   } catch (err) {
@@ -100,8 +112,25 @@ export async function processJob(
     const final =
       !forever && (err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1))
     await recordFailure(deps.sql, inboxId, err, final)
+    deps.metrics?.events.inc({ outcome: final ? 'failed' : 'retry' })
+    deps.log?.warn(
+      {
+        inbox_id: inboxId,
+        request_id: await requestIdOf(deps.sql, inboxId),
+        final,
+        err: (err as Error).message,
+      },
+      final ? 'event failed' : 'event will be retried',
+    )
     throw err
   }
+}
+
+async function requestIdOf(sql: Sql, inboxId: string): Promise<string | null> {
+  const [row] = await sql<
+    { request_id: string | null }[]
+  >`select request_id from inbox where id = ${inboxId}`.catch(() => [])
+  return row?.request_id ?? null
 }
 
 /**

@@ -73,9 +73,12 @@ type PcList = { items?: unknown[]; links?: { next?: { uri?: string } } }
 
 /** Partner Center: the customers, then each customer's subscriptions, mapped as a thin notification would be. */
 async function* pullPartnerCenter(get: Get, fetchedAt: Date, mapper: Mapper): AsyncIterable<Pulled> {
-  for await (const customer of pages(get, '/v1/customers')) {
-    const cid = (customer as { id?: unknown }).id
+  for await (const listed of pages(get, '/v1/customers')) {
+    const cid = (listed as { id?: unknown }).id
     if (typeof cid !== 'string') continue
+    // The listing carries less than the customer resource a notification reads (no billing
+    // profile): read the same resource, so an unchanged customer compares equal.
+    const customer = await get(`/v1/customers/${encodeURIComponent(cid)}`)
     for await (const sub of pages(get, `/v1/customers/${encodeURIComponent(cid)}/subscriptions`)) {
       const sid = (sub as { id?: unknown }).id
       if (typeof sid !== 'string') continue
@@ -96,14 +99,32 @@ async function* pullPartnerCenter(get: Get, fetchedAt: Date, mapper: Mapper): As
 }
 
 async function* pages(get: Get, first: string): AsyncIterable<unknown> {
-  let path: string | undefined = first
-  for (let page = 0; path && page < MAX_PAGES; page++) {
-    const body = (await get(path)) as PcList
-    for (const item of Array.isArray(body?.items) ? body.items : []) yield item
-    const next = body?.links?.next?.uri
-    // Only the path of a next link is followed: the host is always the source's base URL.
-    path = typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') ? next : undefined
+  let next: { path: string; query?: Record<string, string> } | undefined = { path: first }
+  const seen = new Set<string>()
+  for (let page = 0; next && page < MAX_PAGES; page++) {
+    const body = (await get(next.path, next.query)) as PcList
+    const items = Array.isArray(body?.items) ? body.items : []
+    // A next link that needs its continuation header to advance would serve the same page again.
+    const firstId = String((items[0] as { id?: unknown } | undefined)?.id)
+    if (items.length > 0 && seen.has(firstId)) return
+    seen.add(firstId)
+    for (const item of items) yield item
+    next = nextLink(body?.links?.next?.uri)
   }
+}
+
+/** Only the path and query of a next link are followed: the host is always the source's base URL. */
+function nextLink(uri: unknown): { path: string; query: Record<string, string> } | undefined {
+  if (typeof uri !== 'string' || !uri.startsWith('/') || uri.startsWith('//')) return undefined
+  const url = new URL(uri, 'http://next.invalid')
+  const path = url.pathname.startsWith('/v1/') ? url.pathname : `/v1${url.pathname}`
+  return { path, query: Object.fromEntries(url.searchParams) }
+}
+
+const CONNECT_ASSET_STATES: Record<string, string> = {
+  active: 'purchase',
+  suspended: 'suspend',
+  terminated: 'cancel',
 }
 
 /** CloudBlue Connect: the assets, each read as the approved request that would have made it so. */
@@ -113,8 +134,9 @@ async function* pullConnect(get: Get, fetchedAt: Date, mapper: Mapper): AsyncIte
     const body = await get('/public/v1/assets', { limit: String(limit), offset: String(page * limit) })
     const assets = Array.isArray(body) ? body : []
     for (const asset of assets) {
-      const status = (asset as { status?: unknown }).status
-      const type = status === 'suspended' ? 'suspend' : status === 'terminated' ? 'cancel' : 'purchase'
+      const type = CONNECT_ASSET_STATES[String((asset as { status?: unknown }).status)]
+      // Assets still being provisioned (draft, processing) are not subscriptions yet.
+      if (!type) continue
       const request = {
         id: `PR-RECONCILE`,
         type,

@@ -8,10 +8,10 @@ import type { Queues } from '../queue/queues.js'
 import { type ReconcileDeps, reconcileSource } from './reconcile.js'
 
 /** `POST /v1/sources/{id}/reconcile`: queued now; answers the job id. */
-export async function runReconcileNow(queues: Queues, sourceId: string): Promise<string> {
+export async function runReconcileNow(queues: Queues, sourceId: string, requestId?: string): Promise<string> {
   try {
     const job = await withTimeout(
-      queues.reconcile.add(ReconcileSource.name, { sourceId } satisfies ReconcileSourceData, {
+      queues.reconcile.add(ReconcileSource.name, { sourceId, requestId } satisfies ReconcileSourceData, {
         ...ReconcileSource.options,
       }),
       5000,
@@ -62,6 +62,10 @@ export function createReconcileWorker(deps: ReconcileWorkerDeps): Worker {
     async (job) => {
       const data = ReconcileSource.schema.safeParse(job.data)
       if (!data.success) throw new UnrecoverableError('malformed job data')
+      deps.log.info(
+        { source_id: data.data.sourceId, request_id: data.data.requestId ?? null },
+        'reconciliation started',
+      )
       const report = await reconcileSource(deps, data.data.sourceId)
       return { drifted: report.drifted.length, not_in_bss: report.not_in_bss.length }
     },

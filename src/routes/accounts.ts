@@ -48,17 +48,20 @@ export const HistoryEntry = z
   })
   .openapi('HistoryEntry')
 
-const TreeNodeSchema: z.ZodType<TreeNode> = z.lazy(() =>
-  z.object({
-    id: z.string(),
-    name: z.string(),
-    type: z.enum(['tenant_reseller', 'reseller', 'customer']),
-    external_id: z.string().nullable(),
-    status: z.enum(['active', 'closed']),
-    subscriptions: z.number(),
-    children: z.array(TreeNodeSchema),
-  }),
-)
+// Recursive: named, so the OpenAPI document refers to itself instead of expanding forever.
+const TreeNodeSchema: z.ZodType<TreeNode> = z
+  .lazy(() =>
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      type: z.enum(['tenant_reseller', 'reseller', 'customer']),
+      external_id: z.string().nullable(),
+      status: z.enum(['active', 'closed']),
+      subscriptions: z.number(),
+      children: z.array(TreeNodeSchema),
+    }),
+  )
+  .openapi('AccountTreeNode')
 
 const Patch = z
   .object({

@@ -82,15 +82,31 @@ export function eventsRoutes(deps: Deps) {
       summary: 'One event with its raw payload, outcome and error',
       request: { params: EventIdParam },
       responses: {
-        200: json(z.object({ data: Event.extend({ payload: z.unknown() }) }), 'the event'),
+        200: json(
+          z.object({
+            data: Event.extend({
+              payload: z.unknown().openapi({ description: 'the raw payload as received' }),
+              origin: z.enum(['webhook', 'reconcile']),
+              fetched: z
+                .record(z.string(), z.unknown())
+                .nullable()
+                .openapi({ description: 'thin notifications: what the BSS answered, by request' }),
+              fetched_at: z.string().nullable(),
+              mapped: z.unknown().openapi({
+                description:
+                  'what the payload maps to under the source format: { ok, operations } or { ok: false, reason, details }',
+              }),
+            }),
+          }),
+          'the event',
+        ),
         ...errors(400, 401, 404),
       },
     }),
     async (c) => {
-      const row = await getEvent(sql, c.req.valid('param').id)
-      if (!row) throw new AppError('not_found', { message: 'no such event' })
-      const { body, ...event } = row
-      return c.json({ data: { ...event, payload: JSON.parse(body) as unknown } }, 200)
+      const event = await getEvent(sql, c.req.valid('param').id)
+      if (!event) throw new AppError('not_found', { message: 'no such event' })
+      return c.json({ data: event }, 200)
     },
   )
 

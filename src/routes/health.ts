@@ -2,9 +2,14 @@ import { Hono } from 'hono'
 import { withTimeout } from '../async.js'
 import type { Deps } from '../deps.js'
 
-export function healthRoutes(deps: Pick<Deps, 'sql' | 'redis'>) {
+/** Liveness, readiness and Prometheus metrics: unauthenticated, for the platform's probes and scraper. */
+export function healthRoutes(deps: Pick<Deps, 'sql' | 'redis' | 'metrics'>) {
   const app = new Hono()
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
+  app.get('/metrics', async (c) => {
+    const { registry } = deps.metrics
+    return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType })
+  })
   app.get('/readyz', async (c) => {
     const [postgres, redis] = await Promise.all([
       deps.sql`select 1`.then(

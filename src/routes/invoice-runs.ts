@@ -59,7 +59,7 @@ export function invoiceRunsRoutes(deps: Deps) {
       }
       const id = await createRun(sql, input)
       try {
-        await deps.queues.enqueueInvoiceRun(id)
+        await deps.queues.enqueueInvoiceRun(id, c.get('requestId'))
       } catch {
         await sql`update invoice_runs set status = 'failed', error = 'queue unavailable' where id = ${id}`
         throw new AppError('queue_unavailable', {

@@ -2,12 +2,13 @@ import { createRoute, z } from '@hono/zod-openapi'
 import type { Deps } from '../deps.js'
 import { AppError } from '../errors.js'
 import { MappingConfig, preview } from '../mappers/mapping.js'
+import { SandboxUnavailable } from '../mappers/mapping-sandbox.js'
 import { runReconcileNow, syncReconcileSchedules } from '../reconcile/schedule.js'
+import { sourceHealth } from '../sources/health.js'
 import {
   BssApiSettings,
   createSource,
   getSource,
-  IncoherentSource,
   listSources,
   NewSource,
   rotateSecret,
@@ -44,6 +45,22 @@ const SourceView = z
     updated_at: z.string(),
   })
   .openapi('Source')
+
+const Health = z
+  .object({
+    rejections_24h: z.record(z.string(), z.number().int()).nullable().openapi({
+      description: 'Deliveries refused in the last 24 h by error code (null: Redis could not say)',
+    }),
+    events: z.object({
+      received: z.number().int(),
+      processing: z.number().int(),
+      waiting: z.number().int(),
+      failed: z.number().int(),
+    }),
+    last_event_at: z.string().nullable(),
+    last_applied_at: z.string().nullable(),
+  })
+  .openapi('SourceHealth')
 
 const WithSecret = SourceView.extend({
   secret: z.string().openapi({
@@ -139,11 +156,17 @@ export function sourcesRoutes(deps: Deps) {
       method: 'get',
       path: '/{id}',
       tags: ['Sources'],
-      summary: 'One source',
+      summary: 'One source with its health: refused deliveries, events not applied, last event',
       request: { params: IdParam },
-      responses: { 200: json(z.object({ data: SourceView }), 'the source'), ...errors(400, 401, 403, 404) },
+      responses: {
+        200: json(z.object({ data: SourceView.extend({ health: Health }) }), 'the source'),
+        ...errors(400, 401, 403, 404),
+      },
     }),
-    async (c) => c.json({ data: view(await found(getSource(sql, c.req.valid('param').id))) }, 200),
+    async (c) => {
+      const source = await found(getSource(sql, c.req.valid('param').id))
+      return c.json({ data: { ...view(source), health: await sourceHealth(deps, source.id) } }, 200)
+    },
   )
 
   app.openapi(
@@ -156,7 +179,7 @@ export function sourcesRoutes(deps: Deps) {
         params: IdParam,
         body: { required: false, content: { 'application/json': { schema: Rotate } } },
       },
-      responses: { 200: json(WithSecret, 'rotated'), ...errors(400, 401, 403, 404) },
+      responses: { 200: json(WithSecret, 'rotated'), ...errors(400, 401, 403, 404, 422) },
     }),
     async (c) => {
       const body = c.req.valid('json')
@@ -174,24 +197,23 @@ export function sourcesRoutes(deps: Deps) {
       summary: 'Change settings: name, verification scheme, BSS API, mapping, reconciliation, rate limit',
       description:
         'Fields left out are unchanged; `api: null` removes the API. The source after the change must still be ' +
-        'coherent (a thin format needs an API, `mapping` an expression); else 422 and nothing changes.',
+        'coherent (a thin format needs an API, `mapping` an expression); else 422 and nothing changes. ' +
+        'Changing the verification scheme is a cut-over: the old secrets stop at once and the answer carries ' +
+        'the new secret (`secret`, shown only here).',
       request: { params: IdParam, body: jsonBody(SourcePatch) },
       responses: {
-        200: json(z.object({ data: SourceView }), 'the source'),
+        200: json(
+          z.object({ data: SourceView, secret: z.string().optional() }),
+          'the source (and its new secret after a scheme change)',
+        ),
         ...errors(400, 401, 403, 404, 422),
       },
     }),
     async (c) => {
-      try {
-        const patch = c.req.valid('json')
-        const updated = await found(updateSource(deps, c.req.valid('param').id, patch))
-        if (patch.reconcile_every_minutes !== undefined) await reschedule()
-        return c.json({ data: view(updated) }, 200)
-      } catch (err) {
-        if (err instanceof IncoherentSource)
-          throw new AppError('invalid_settings', { message: err.message, details: err.details })
-        throw err
-      }
+      const patch = c.req.valid('json')
+      const updated = await found(updateSource(deps, c.req.valid('param').id, patch))
+      if (patch.reconcile_every_minutes !== undefined) await reschedule()
+      return c.json({ data: view(updated.source), ...(updated.secret && { secret: updated.secret }) }, 200)
     },
   )
 
@@ -208,7 +230,7 @@ export function sourcesRoutes(deps: Deps) {
       const updated = await found(
         updateSource(deps, c.req.valid('param').id, { mapping: c.req.valid('json') }),
       )
-      return c.json({ data: view(updated) }, 200)
+      return c.json({ data: view(updated.source) }, 200)
     },
   )
 
@@ -232,7 +254,15 @@ export function sourcesRoutes(deps: Deps) {
         throw new AppError('invalid_settings', {
           message: 'the source has no mapping: store one or send `mapping` with the preview',
         })
-      return c.json(await preview(mapping, body.payload), 200)
+      try {
+        return c.json(await preview(mapping, body.payload), 200)
+      } catch (err) {
+        if (!(err instanceof SandboxUnavailable)) throw err
+        return c.json(
+          { ok: false, reason: 'no verdict', details: [{ path: '(expression)', message: err.message }] },
+          200,
+        )
+      }
     },
   )
 
@@ -253,7 +283,7 @@ export function sourcesRoutes(deps: Deps) {
       const source = await found(getSource(sql, c.req.valid('param').id))
       if (!source.api)
         throw new AppError('invalid_settings', { message: 'the source has no BSS API to reconcile from' })
-      const jobId = await runReconcileNow(deps.queues, source.id)
+      const jobId = await runReconcileNow(deps.queues, source.id, c.get('requestId'))
       return c.json({ job_id: jobId, status: 'queued' as const }, 202)
     },
   )
@@ -273,8 +303,11 @@ export function sourcesRoutes(deps: Deps) {
         request: { params: IdParam },
         responses: { 200: json(z.object({ data: SourceView }), 'the source'), ...errors(400, 401, 403, 404) },
       }),
-      async (c) =>
-        c.json({ data: view(await found(setEnabled(sql, c.req.valid('param').id, enabled))) }, 200),
+      async (c) => {
+        const source = await found(setEnabled(sql, c.req.valid('param').id, enabled))
+        if (source.reconcile_every_minutes) await reschedule()
+        return c.json({ data: view(source) }, 200)
+      },
     )
   }
   return app

@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit'
 import type { Deps } from '../deps.js'
 import { AppError } from '../errors.js'
 import { ingest } from '../ingest/ingest.js'
+import { isRejection, recordRejection } from '../sources/health.js'
 import { errors, json, router } from './openapi.js'
 
 const Ack = z.object({ id: z.string(), status: z.enum(['accepted', 'duplicate']) }).openapi('WebhookAck')
@@ -44,6 +45,7 @@ export function webhookRoutes(deps: Deps) {
     bodyLimit({
       maxSize: deps.config.WEBHOOK_MAX_BYTES,
       onError: () => {
+        deps.metrics.webhooks.inc({ source: 'unknown', outcome: 'payload_too_large' })
         throw new AppError('payload_too_large', {
           message: `body exceeds ${deps.config.WEBHOOK_MAX_BYTES} bytes`,
         })
@@ -54,14 +56,22 @@ export function webhookRoutes(deps: Deps) {
   app.openapi(route, async (c) => {
     const type = c.req.header('content-type') ?? ''
     if (!/^application\/json\s*(;|$)/i.test(type)) {
+      deps.metrics.webhooks.inc({ source: 'unknown', outcome: 'unsupported_media_type' })
       throw new AppError('unsupported_media_type', { message: 'Content-Type must be application/json' })
     }
+    const sourceId = c.req.param('sourceId')
     const result = await ingest(inboxDeps, {
-      sourceId: c.req.param('sourceId'),
+      sourceId,
       header: (name) => c.req.header(name),
       readBody: () => c.req.arrayBuffer(),
       requestId: c.get('requestId'),
     })
+    // Unknown sources share one label: a scan of random ids must not create a series each.
+    deps.metrics.webhooks.inc({
+      source: result.outcome === 'source_not_found' ? 'unknown' : sourceId,
+      outcome: result.outcome,
+    })
+    if (isRejection(result.outcome)) recordRejection(deps, sourceId, result.outcome)
     switch (result.outcome) {
       case 'accepted':
         return c.json({ id: result.id, status: 'accepted' as const }, 202)

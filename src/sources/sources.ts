@@ -2,8 +2,9 @@ import { z } from 'zod'
 import { BssCredentials } from '../callback/client.js'
 import type { Clock } from '../clock.js'
 import { jsonParam, type Sql } from '../db/client.js'
+import { AppError } from '../errors.js'
 import { MappingConfig } from '../mappers/mapping.js'
-import { DEFAULT_VERIFICATION, generateSecret, VerificationConfig } from '../verify/schemes.js'
+import { DEFAULT_VERIFICATION, generateSecret, secretProblem, VerificationConfig } from '../verify/schemes.js'
 import type { SecretBox } from './secret-box.js'
 
 /** Formats a source may declare; each names a mapper in src/mappers/. */
@@ -20,6 +21,10 @@ export const BssApiSettings = z
     base_url: z
       .url({ protocol: /^https?$/ })
       .max(2000)
+      .refine((u) => {
+        const url = new URL(u)
+        return !url.username && !url.password && !url.search && !url.hash
+      }, 'no credentials, query or fragment in the base URL (credentials go in `credentials`)')
       .describe('Base URL of the reseller BSS API; every call is this plus a path tiersync builds'),
     credentials: BssCredentials.describe('How tiersync authenticates to the BSS (stored encrypted)'),
   })
@@ -70,7 +75,11 @@ export const NewSource = z
     reconcile_every_minutes: ReconcileEvery.optional(),
     rate_limit_per_minute: SourceSettings.shape.rate_limit_per_minute.optional(),
   })
-  .superRefine((s, ctx) => checkCoherent({ ...s, api: s.api ?? null, mapping: s.mapping ?? null }, ctx))
+  .superRefine((s, ctx) => {
+    checkCoherent({ ...s, api: s.api ?? null, mapping: s.mapping ?? null }, ctx)
+    const problem = s.secret === undefined ? undefined : secretProblem(s.verification, s.secret)
+    if (problem) ctx.addIssue({ code: 'custom', path: ['secret'], message: problem })
+  })
 export type NewSource = z.infer<typeof NewSource>
 
 export const SourcePatch = SourceSettings.partial()
@@ -199,6 +208,8 @@ export async function rotateSecret(
     const [row]: [{ verification: VerificationConfig }?] = await tx`
       select verification from sources where id = ${id} for update`
     if (!row) return undefined
+    const problem = given === undefined ? undefined : secretProblem(row.verification, given)
+    if (problem) throw incoherent([{ path: 'secret', message: problem }])
     const secret = given ?? generateSecret(row.verification)
     await tx`
       update source_secrets set expires_at = ${until}
@@ -217,23 +228,32 @@ export async function setEnabled(sql: Sql, id: string, enabled: boolean): Promis
   return row && getSource(sql, id)
 }
 
-export class IncoherentSource extends Error {
-  constructor(readonly details: { path: string; message: string }[]) {
-    super('these settings do not fit together')
-  }
+/** Settings refused as a whole (422 `invalid_settings`), with what is wrong where. */
+function incoherent(details: { path: string; message: string }[]): AppError {
+  return new AppError('invalid_settings', { message: 'these settings do not fit together', details })
 }
 
-/** Applies a PATCH; the source after it must still be coherent (else nothing changes). */
+/**
+ * Applies a PATCH; the source after it must still be coherent (else nothing changes). A new
+ * verification scheme is a cut-over: the old secrets (made for the old scheme) stop at once and a
+ * new one is generated for the new scheme and returned.
+ */
 export async function updateSource(
   deps: SourceDeps,
   id: string,
   patch: SourcePatch,
-): Promise<Source | undefined> {
+): Promise<{ source: Source; secret?: string } | undefined> {
   const found = await deps.sql.begin(async (tx) => {
     const [row]: [
-      { format: SourceFormat; has_api: boolean; mapping: unknown; reconcile_every_minutes: number | null }?,
+      {
+        format: SourceFormat
+        has_api: boolean
+        mapping: unknown
+        reconcile_every_minutes: number | null
+        verification: VerificationConfig
+      }?,
     ] = await tx`
-        select format, api_base_url is not null as has_api, mapping, reconcile_every_minutes
+        select format, api_base_url is not null as has_api, mapping, reconcile_every_minutes, verification
         from sources where id = ${id} for update`
     if (!row) return false
     const after = {
@@ -246,7 +266,7 @@ export async function updateSource(
           : patch.reconcile_every_minutes,
     }
     const issues = incoherence(after)
-    if (issues.length > 0) throw new IncoherentSource(issues)
+    if (issues.length > 0) throw incoherent(issues)
     const set: Record<string, unknown> = {}
     if (patch.name !== undefined) set.name = patch.name
     if (patch.verification !== undefined) set.verification = jsonParam(tx, patch.verification)
@@ -262,9 +282,16 @@ export async function updateSource(
     const columns = Object.keys(set)
     if (columns.length > 0)
       await tx`update sources set ${tx(set as Record<string, never>, columns)}, updated_at = now() where id = ${id}`
-    return true
+    if (!patch.verification || patch.verification.scheme === row.verification.scheme)
+      return { secret: undefined }
+    const secret = generateSecret(patch.verification)
+    await tx`update source_secrets set expires_at = now() where source_id = ${id} and (expires_at is null or expires_at > now())`
+    await tx`insert into source_secrets (source_id, secret_enc) values (${id}, ${deps.box.seal(secret)})`
+    return { secret }
   })
-  return found ? getSource(deps.sql, id) : undefined
+  if (!found) return undefined
+  const source = await getSource(deps.sql, id)
+  return source && { source, ...(found.secret && { secret: found.secret }) }
 }
 
 export type IngestSource = {
@@ -274,6 +301,8 @@ export type IngestSource = {
   rate_limit_per_minute: number | null
   verification: VerificationConfig
   mapping: MappingConfig | null
+  /** Whether tiersync can call the BSS back (a thin notification needs it). */
+  has_api: boolean
   /** The secrets still active at `now`, in clear (held only in memory). */
   secrets: string[]
 }
@@ -288,11 +317,13 @@ export async function loadIngestSource(deps: SourceDeps, id: string): Promise<In
       rate_limit_per_minute: number | null
       verification: VerificationConfig
       mapping: MappingConfig | null
+      has_api: boolean
       secret_enc: Buffer | null
       expires_at: Date | null
     }[]
   >`
-    select s.id, s.format, s.account_id, s.rate_limit_per_minute, s.verification, s.mapping, k.secret_enc, k.expires_at
+    select s.id, s.format, s.account_id, s.rate_limit_per_minute, s.verification, s.mapping,
+      s.api_base_url is not null as has_api, k.secret_enc, k.expires_at
     from sources s left join source_secrets k on k.source_id = s.id
     where s.id = ${id} and s.enabled`
   const first = rows[0]
@@ -308,6 +339,7 @@ export async function loadIngestSource(deps: SourceDeps, id: string): Promise<In
     rate_limit_per_minute: first.rate_limit_per_minute,
     verification: VerificationConfig.parse(first.verification),
     mapping: first.mapping,
+    has_api: first.has_api,
     secrets,
   }
 }

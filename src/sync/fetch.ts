@@ -17,6 +17,10 @@ export class FetchPending extends Error {
   readonly retryForever = true
 }
 
+/** Refusals that may heal (not found yet, credentials mid-rotation, conflict, timeout, too early). */
+const TRANSIENT_REFUSALS = new Set([401, 403, 404, 408, 409, 425])
+const REFUSAL_TRIES = 3
+
 export type FetchDeps = { sql: Sql; box: SecretBox; client: BssClient; log: Logger; now: () => Date }
 
 /**
@@ -32,10 +36,11 @@ export async function fetchForEvent(deps: FetchDeps, inboxId: string): Promise<v
         origin: string
         format: SourceFormat
         mapping: MappingConfig | null
+        attempts: number
       }
     | undefined,
   ] = await deps.sql`
-    select i.source_id, i.body, i.origin, s.format, s.mapping
+    select i.source_id, i.body, i.origin, s.format, s.mapping, i.attempts
     from inbox i join sources s on s.id = i.source_id
     where i.id = ${inboxId} and i.status in ('received', 'processing') and i.fetched is null`
   if (row?.origin !== 'webhook') return
@@ -58,7 +63,11 @@ export async function fetchForEvent(deps: FetchDeps, inboxId: string): Promise<v
       fetched[r.key] = await deps.client.getJson(api, r.path)
     } catch (err) {
       if (err instanceof BssRejected) {
-        throw new UnrecoverableError(`the BSS refused GET ${r.path}: ${err.message}`)
+        // A resource not readable yet right after its notification, or a credential being rotated,
+        // heals within a few tries; after that the event fails with the reason (replayable).
+        const message = `the BSS refused GET ${r.path}: ${err.message}`
+        if (TRANSIENT_REFUSALS.has(err.status) && row.attempts < REFUSAL_TRIES - 1) throw new Error(message)
+        throw new UnrecoverableError(message)
       }
       if (err instanceof BssUnavailable) {
         deps.log.warn({ inboxId, path: r.path, err: err.message }, 'BSS fetch failed; will retry')

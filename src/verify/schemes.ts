@@ -157,12 +157,32 @@ export function generateSecret(config: VerificationConfig): string {
     : randomBytes(32).toString('base64url')
 }
 
+/**
+ * Why a secret the BSS chose cannot serve the scheme, or undefined if it can. A Standard Webhooks
+ * secret must be `whsec_` + strict base64 of 24 to 64 bytes (CONTRACT section 1): anything else
+ * could decode to an empty or weak HMAC key. HS256 and HMAC keys need at least 32 bytes (RFC 7518).
+ */
+export function secretProblem(config: VerificationConfig, secret: string): string | undefined {
+  if (config.scheme === 'standard-webhooks') {
+    const b64 = secret.startsWith('whsec_') ? secret.slice(6) : undefined
+    if (b64 === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 !== 0)
+      return 'a Standard Webhooks secret is whsec_ followed by base64'
+    const bytes = Buffer.from(b64, 'base64').length
+    if (bytes < 24 || bytes > 64) return 'a Standard Webhooks secret holds 24 to 64 bytes'
+    return undefined
+  }
+  if ((config.scheme === 'jwt-hs256' || config.scheme === 'hmac') && utf8.encode(secret).length < 32)
+    return `a ${config.scheme} secret needs at least 32 bytes`
+  return undefined
+}
+
 function verifyStandard(input: VerifyInput, secrets: readonly string[]): VerifyOutcome {
   const id = input.header('webhook-id')
   const result = verifyStandardWebhook(
     { id, timestamp: input.header('webhook-timestamp'), signature: input.header('webhook-signature') },
     input.raw,
-    secrets.map(secretKey),
+    // A key that decodes to nothing would let anyone sign: fail closed on it.
+    secrets.map(secretKey).filter((k) => k.length > 0),
     input.nowSeconds,
   )
   return result.outcome === 'verified' ? { outcome: 'verified', webhookId: id ?? null } : result

@@ -9,6 +9,7 @@ import { type Config, loadConfig } from '../../src/config.js'
 import type { Deps } from '../../src/deps.js'
 import { createInboxWriter } from '../../src/inbox/inbox-writer.js'
 import { createEnqueuer } from '../../src/inbox/relay.js'
+import { createMetrics, registerStateGauges } from '../../src/metrics.js'
 import type { EventRef } from '../../src/queue/jobs.js'
 import { createQueues } from '../../src/queue/queues.js'
 import { createProducerRedis } from '../../src/queue/redis.js'
@@ -16,7 +17,7 @@ import { createSecretBox } from '../../src/sources/secret-box.js'
 import { createTestDb, type TestDb } from './db.js'
 import { REDIS_URL } from './env.js'
 
-export const silentLog = pino({ level: 'silent' })
+export const silentLog = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
 
 export function uniquePrefix(): string {
   return `tst-${randomBytes(5).toString('hex')}`
@@ -65,7 +66,9 @@ export async function createTestApp(
     box: createSecretBox(config.SECRETS_KEY),
     clock: opts.clock ?? systemClock,
     log: silentLog,
+    metrics: createMetrics(),
   }
+  registerStateGauges(deps.metrics, { sql: db.sql, queues })
   const app = createApp(deps)
   const { key: adminKey } = await createApiKey(db.sql, { name: 'test admin', role: 'admin' })
   afterAll(async () => {

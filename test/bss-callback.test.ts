@@ -146,6 +146,50 @@ describe('partner-center thin notifications', () => {
   })
 })
 
+describe('cloudblue-connect thin notifications', () => {
+  it('fetch the request by id from the Connect API and map it; the same body twice is fetched twice', async () => {
+    const connectFixture = (name: string) =>
+      JSON.parse(readFileSync(new URL(`./fixtures/cloudblue-connect/${name}`, import.meta.url), 'utf8'))
+    const source = await createSourceViaApi(t, {
+      format: 'cloudblue-connect',
+      api: {
+        base_url: `${bssServer.baseUrl}/connect`,
+        credentials: { type: 'bearer', token: 'ApiKey SU-1' },
+      },
+    })
+    const change = connectFixture('change-request.json')
+    const path = `/connect/public/v1/requests/${change.id}`
+    bssServer.on(path, { json: change })
+    const body = JSON.stringify(connectFixture('notification.json'))
+    for (let i = 0; i < 2; i++) {
+      const res = await t.app.request(`/v1/webhooks/${source.id}`, {
+        method: 'POST',
+        headers: signedHeaders(source.secret, body, { id: `connect-${i}` }),
+        body,
+      })
+      expect(res.status).toBe(202)
+    }
+    await settled(t)
+    expect(bssServer.hitsOf(path)).toBe(2)
+    const subs = await t.db.sql<{ external_id: string; quantity: number; sku: string }[]>`
+      select external_id, quantity, sku from subscriptions where source_id = ${source.id}`
+    expect(subs).toEqual([
+      { external_id: `${change.asset.id}:PRD-276-377-545-0001`, quantity: 12, sku: 'CFQ7TTC0LDPB:0001' },
+    ])
+  })
+
+  it('a thin notification to a source without an API is refused before it is acknowledged', async () => {
+    const source = await createSourceViaApi(t, { format: 'cloudblue-connect' })
+    const body = JSON.stringify({ id: 'PR-5852-1608-0001' })
+    const res = await t.app.request(`/v1/webhooks/${source.id}`, {
+      method: 'POST',
+      headers: signedHeaders(source.secret, body),
+      body,
+    })
+    expect(res.status).toBe(422)
+  })
+})
+
 describe('reconciliation', () => {
   it('repairs drift from a missed webhook and records it with its own event kind', async () => {
     const source = await createSourceViaApi(t, {
@@ -204,6 +248,43 @@ describe('reconciliation', () => {
     })
     expect(again.drifted).toEqual([])
     expect(again.subscriptions_seen).toBe(2)
+  })
+
+  it('pulls Partner Center customers and their subscriptions page by page', async () => {
+    const source = await createSourceViaApi(t, {
+      format: 'partner-center',
+      api: { base_url: `${bssServer.baseUrl}/pcr`, credentials: { type: 'bearer', token: 't' } },
+    })
+    const c1 = 'c0ffee00-0000-4000-8000-0000000000a1'
+    bssServer.on('/pcr/v1/customers', {
+      json: { items: [{ id: c1 }], links: { next: { uri: '/customers?seekOperation=Next&page=2' } } },
+    })
+    bssServer.on('/pcr/v1/customers?seekOperation=Next&page=2', { json: { items: [] } })
+    bssServer.on(`/pcr/v1/customers/${c1}`, { json: { ...fixture('customer.json'), id: c1 } })
+    bssServer.on(`/pcr/v1/customers/${c1}/subscriptions`, {
+      json: {
+        items: [
+          { ...fixture('subscription.json'), id: 'pcr-1', quantity: 9 },
+          { ...fixture('trial-subscription.json'), id: 'pcr-trial' },
+        ],
+      },
+    })
+    await t.db.sql`update sources set reconcile_report = null where id = ${source.id}`
+    expect(
+      (await t.app.request(`/v1/sources/${source.id}/reconcile`, { method: 'POST', headers: admin })).status,
+    ).toBe(202)
+    const report = await eventually(async () => {
+      const [s] = await t.db.sql<{ reconcile_report: Record<string, unknown> | null }[]>`
+        select reconcile_report from sources where id = ${source.id}`
+      return s?.reconcile_report ?? undefined
+    })
+    expect(report.accounts_seen).toBe(1)
+    expect(report.subscriptions_seen).toBe(2)
+    expect(bssServer.hitsOf('/pcr/v1/customers')).toBe(2) // both pages
+    await settled(t)
+    const subs = await t.db.sql<{ external_id: string; quantity: number }[]>`
+      select external_id, quantity from subscriptions where source_id = ${source.id}`
+    expect(subs).toEqual([{ external_id: 'pcr-1', quantity: 9 }]) // the trial is not paid: not mirrored
   })
 
   it('runs on the schedule a source sets, kept in step with the source', async () => {

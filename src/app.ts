@@ -8,6 +8,7 @@ import { accountsRoutes } from './routes/accounts.js'
 import { activitiesRoutes } from './routes/activities.js'
 import { apiKeysRoutes } from './routes/api-keys.js'
 import { contactsRoutes } from './routes/contacts.js'
+import { dashboardRoutes } from './routes/dashboard.js'
 import { errorResponse, onError } from './routes/error-handler.js'
 import { eventsRoutes } from './routes/events.js'
 import { healthRoutes } from './routes/health.js'
@@ -36,6 +37,7 @@ export function createApp(deps: Deps) {
   })
 
   app.route('/', healthRoutes(deps))
+  app.route('/', dashboardRoutes(deps))
   app.route('/v1/webhooks', webhookRoutes(deps))
   app.route('/v1/api-keys', apiKeysRoutes(deps.sql))
   app.route('/v1/sources', sourcesRoutes(deps))

@@ -2,17 +2,17 @@ import { randomBytes } from 'node:crypto'
 import postgres from 'postgres'
 import { afterAll } from 'vitest'
 import { createSql, type Sql } from '../../src/db/client.js'
-import { ADMIN_URL, dbUrl, TEMPLATE_DB } from './env.js'
+import { ADMIN_URL, dbUrl, templateDb, testRun } from './env.js'
 
 export type TestDb = { name: string; url: string; sql: Sql }
 
 /** A fresh database cloned from the migrated template, dropped after the file's tests. */
 export async function createTestDb(): Promise<TestDb> {
-  const name = `tiersync_t_${randomBytes(6).toString('hex')}`
+  const name = `tiersync_t_${testRun()}_${randomBytes(6).toString('hex')}`
   const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} })
   for (let attempt = 0; ; attempt++) {
     try {
-      await admin`create database ${admin(name)} template ${admin(TEMPLATE_DB)}`
+      await admin`create database ${admin(name)} template ${admin(templateDb())}`
       break
     } catch (err) {
       // Two files cloning the template at the same instant: try again shortly.

@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { methodNotAllowed } from 'hono/method-not-allowed'
 import { requestId } from 'hono/request-id'
-import { routePath } from 'hono/route'
+import { matchedRoutes } from 'hono/route'
 import type { Deps } from './deps.js'
 import { AppError } from './errors.js'
 import { accountsRoutes } from './routes/accounts.js'
@@ -13,7 +13,7 @@ import { errorResponse, onError } from './routes/error-handler.js'
 import { eventsRoutes } from './routes/events.js'
 import { healthRoutes } from './routes/health.js'
 import { invoiceRunsRoutes } from './routes/invoice-runs.js'
-import { invoicesRoutes } from './routes/invoices.js'
+import { documentInvoiceExports, invoicesRoutes } from './routes/invoices.js'
 import type { Env } from './routes/openapi.js'
 import { priceBookRoutes } from './routes/price-book.js'
 import { sourcesRoutes } from './routes/sources.js'
@@ -28,7 +28,7 @@ export function createApp(deps: Deps) {
     await next()
     const ms = performance.now() - started
     // The route pattern, not the path: one series per route, whatever the ids in the URL.
-    const route = routePath(c, -1) || 'unmatched'
+    const route = matchedRoutes(c).findLast((r) => r.method !== 'ALL')?.path ?? 'unmatched'
     deps.metrics.http.observe({ route, method: c.req.method, status: String(c.res.status) }, ms / 1000)
     deps.log.info(
       { request_id: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms },
@@ -57,6 +57,7 @@ export function createApp(deps: Deps) {
     security: [{ bearer: [] }],
   })
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' })
+  documentInvoiceExports(app.openAPIRegistry)
 
   app.use(
     '*',

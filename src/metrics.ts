@@ -12,7 +12,7 @@ export type Metrics = ReturnType<typeof createMetrics>
 
 export function createMetrics() {
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'tiersync_process_' })
+  collectDefaultMetrics({ register: registry, prefix: 'tiersync_' })
   return {
     registry,
     http: new Histogram({

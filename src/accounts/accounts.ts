@@ -1,6 +1,6 @@
 import type { Sql } from '../db/client.js'
 import { jsonParam } from '../db/client.js'
-import type { Cursor } from '../routes/pagination.js'
+import { type PageOrder, pageClause } from '../db/keyset.js'
 
 export type Account = {
   id: string
@@ -52,23 +52,26 @@ export type AccountFilter = {
   q?: string | undefined
 }
 
+export const ACCOUNT_SORTS = ['created_at', 'updated_at'] as const
+
 export async function listAccounts(
   sql: Sql,
   f: AccountFilter,
   limit: number,
-  after?: Cursor,
-): Promise<Account[]> {
+  order: PageOrder<(typeof ACCOUNT_SORTS)[number]> = {},
+): Promise<(Account & { sort_key: string | null })[]> {
   const like = f.q ? `%${f.q.replace(/[\\%_]/g, (m) => `\\${m}`)}%` : null
-  return sql<Account[]>`
-    select ${sql(COLUMNS)} from accounts
+  const p = pageClause(sql, order)
+  return sql<(Account & { sort_key: string | null })[]>`
+    select ${sql(COLUMNS)}, ${p.key} from accounts
     where true
       ${f.source_id ? sql`and source_id = ${f.source_id}` : sql``}
       ${f.external_id ? sql`and external_id = ${f.external_id}` : sql``}
       ${f.type ? sql`and type = ${f.type}` : sql``}
       ${f.parent_id ? sql`and parent_id = ${f.parent_id}` : sql``}
       ${like ? sql`and (name ilike ${like} or number ilike ${like} or email ilike ${like} or external_id ilike ${like})` : sql``}
-      ${after ? sql`and id > ${after.id}::uuid` : sql``}
-    order by id
+      ${p.after}
+    order by ${p.orderBy}
     limit ${limit + 1}`
 }
 

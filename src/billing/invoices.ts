@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js'
 import type { Sql, Tx } from '../db/client.js'
+import { type PageOrder, pageClause } from '../db/keyset.js'
 import { D, formatMinor, type RoundingMode, roundMoney, toMinor } from './money.js'
 import { getSettings } from './price-book.js'
 
@@ -131,21 +132,24 @@ export type InvoiceFilter = {
   status?: InvoiceStatus | undefined
 }
 
+export const INVOICE_SORTS = ['created_at', 'updated_at', 'finalized_at'] as const
+
 export async function listInvoices(
   sql: Sql,
   f: InvoiceFilter,
   limit: number,
-  afterId?: string,
-): Promise<Invoice[]> {
-  return sql<Invoice[]>`
-    select ${sql(INVOICE_COLUMNS)} from invoices
+  order: PageOrder<(typeof INVOICE_SORTS)[number]> = {},
+): Promise<(Invoice & { sort_key: string | null })[]> {
+  const p = pageClause(sql, order)
+  return sql<(Invoice & { sort_key: string | null })[]>`
+    select ${sql(INVOICE_COLUMNS)}, ${p.key} from invoices
     where true
       ${f.tenant_id ? sql`and tenant_id = ${f.tenant_id}` : sql``}
       ${f.source_id ? sql`and tenant_id = (select account_id from sources where id = ${f.source_id})` : sql``}
       ${f.period ? sql`and period = ${f.period}` : sql``}
       ${f.status ? sql`and status = ${f.status}` : sql``}
-      ${afterId ? sql`and id > ${afterId}::uuid` : sql``}
-    order by id limit ${limit + 1}`
+      ${p.after}
+    order by ${p.orderBy} limit ${limit + 1}`
 }
 
 export async function getInvoice(sql: Sql | Tx, id: string): Promise<Invoice | undefined> {

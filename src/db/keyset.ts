@@ -67,3 +67,22 @@ export function finishPage<T extends { id: string; sort_key: string | null }>(
     ? { rows: stripped, next: { key: last.sort_key, id: last.id } }
     : { rows: stripped }
 }
+
+/**
+ * How a list is paged: by id (the default: stable, cheap) or under a timestamp sort. List
+ * functions take this and hand it to `pageClause`, so the two ways share one query.
+ */
+export type PageOrder<C extends string> = { sort?: Sort<C> | undefined; after?: Keyset | undefined }
+
+/** `select` extra, `and ...` filter and `order by` of a page, for a table keyed by a uuid `id`. */
+export function pageClause<C extends string>(sql: Sql, order: PageOrder<C>) {
+  const { sort, after } = order
+  if (!sort) {
+    return {
+      key: sql`null::text as sort_key`,
+      after: after ? sql`and id > ${after.id}::uuid` : sql``,
+      orderBy: sql`id`,
+    }
+  }
+  return { key: sortKey(sql, sort), after: keysetAfter(sql, sort, after), orderBy: keysetOrder(sql, sort) }
+}

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import {
+  ACCOUNT_SORTS,
   accountTree,
   getAccount,
   listAccounts,
@@ -12,7 +13,8 @@ import { AppError } from '../errors.js'
 import { historyOf } from '../subscriptions/subscriptions.js'
 import { byMethod } from './auth.js'
 import { errors, IdParam, json, jsonBody, router } from './openapi.js'
-import { decodeCursor, PageQuery, page } from './pagination.js'
+import { PageQuery } from './pagination.js'
+import { decodePageCursor, listPage, sortParam } from './sort-cursor.js'
 
 const Account = z
   .object({
@@ -90,6 +92,7 @@ export function accountsRoutes(sql: Sql) {
           parent_id: z.uuid().optional(),
           q: z.string().max(200).optional(),
           ...PageQuery,
+          sort: sortParam(ACCOUNT_SORTS),
         }),
       },
       responses: {
@@ -99,7 +102,9 @@ export function accountsRoutes(sql: Sql) {
     }),
     async (c) => {
       const { limit, cursor, ...filter } = c.req.valid('query')
-      return c.json(page(await listAccounts(sql, filter, limit, decodeCursor(cursor)), limit), 200)
+      const { sort, ...rest } = filter
+      const rows = await listAccounts(sql, rest, limit, { sort, after: decodePageCursor(cursor, sort) })
+      return c.json(listPage(rows, limit, sort), 200)
     },
   )
 

@@ -1,10 +1,11 @@
-import { createRoute, z } from '@hono/zod-openapi'
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import { createCreditNote, listCreditNotes, NewCreditNote } from '../billing/credit-notes.js'
 import { invoiceCsv } from '../billing/export-csv.js'
 import { invoicePdf } from '../billing/export-pdf.js'
 import {
   finalizeInvoice,
   getInvoice,
+  INVOICE_SORTS,
   type Invoice,
   invoiceLines,
   listInvoices,
@@ -16,7 +17,8 @@ import type { Deps } from '../deps.js'
 import { AppError } from '../errors.js'
 import { byMethod } from './auth.js'
 import { errors, IdParam, json, jsonBody, router } from './openapi.js'
-import { decodeCursor, PageQuery, page } from './pagination.js'
+import { PageQuery } from './pagination.js'
+import { decodePageCursor, listPage, sortParam } from './sort-cursor.js'
 
 const Money = z.string().openapi({ description: 'decimal string in the invoice currency, e.g. "84.38"' })
 const InvoiceSummary = z
@@ -107,39 +109,20 @@ export function invoicesRoutes(deps: Deps) {
   }
 
   // Exports first: `/{id}.csv` must not be taken for a malformed `/{id}`.
-  app.get('/:file{[0-9a-f-]{36}\\.csv}', async (c) => {
-    const { invoice, lines, tenantName } = await load(c.req.param('file').slice(0, 36))
+  app.get('/:id{[0-9a-f-]{36}\\.csv}', async (c) => {
+    const { invoice, lines, tenantName } = await load(c.req.param('id').slice(0, 36))
     c.header('content-type', 'text/csv; charset=utf-8')
     c.header('content-disposition', `attachment; filename="${invoice.number ?? invoice.id}.csv"`)
     return c.body(invoiceCsv(invoice, lines, tenantName))
   })
-  app.get('/:file{[0-9a-f-]{36}\\.pdf}', async (c) => {
-    const { invoice, lines, tenantName } = await load(c.req.param('file').slice(0, 36))
+  app.get('/:id{[0-9a-f-]{36}\\.pdf}', async (c) => {
+    const { invoice, lines, tenantName } = await load(c.req.param('id').slice(0, 36))
     if (invoice.status !== 'finalized')
       throw new AppError('invoice_not_draft', { message: 'a PDF exists only for a finalized invoice' })
     c.header('content-type', 'application/pdf')
     c.header('content-disposition', `attachment; filename="${invoice.number}.pdf"`)
     return c.body(new Uint8Array(await invoicePdf(invoice, lines, tenantName)))
   })
-  for (const ext of ['csv', 'pdf'] as const) {
-    app.openAPIRegistry.registerPath({
-      method: 'get',
-      path: `/v1/invoices/{id}.${ext}`,
-      tags: tag,
-      summary:
-        ext === 'csv'
-          ? 'The invoice as CSV (reconciliation-style columns)'
-          : 'The PDF of a finalized invoice',
-      request: { params: IdParam },
-      responses: {
-        200: {
-          description: ext,
-          content: { [ext === 'csv' ? 'text/csv' : 'application/pdf']: { schema: z.string() } },
-        },
-        ...errors(401, 404, 409),
-      },
-    })
-  }
 
   app.openapi(
     createRoute({
@@ -157,6 +140,7 @@ export function invoicesRoutes(deps: Deps) {
             .optional(),
           status: z.enum(['draft', 'finalized', 'void']).optional(),
           ...PageQuery,
+          sort: sortParam(INVOICE_SORTS),
         }),
       },
       responses: {
@@ -168,9 +152,10 @@ export function invoicesRoutes(deps: Deps) {
       },
     }),
     async (c) => {
-      const { limit, cursor, ...filter } = c.req.valid('query')
-      const rows = page(await listInvoices(sql, filter, limit, decodeCursor(cursor)?.id), limit)
-      return c.json({ ...rows, data: rows.data.map(summary) }, 200)
+      const { limit, cursor, sort, ...filter } = c.req.valid('query')
+      const rows = await listInvoices(sql, filter, limit, { sort, after: decodePageCursor(cursor, sort) })
+      const body = listPage(rows, limit, sort)
+      return c.json({ ...body, data: body.data.map(summary) }, 200)
     },
   )
 
@@ -286,5 +271,31 @@ function presentCreditNote(n: Awaited<ReturnType<typeof listCreditNotes>>[number
     reason: n.reason,
     total: money(n.total_minor),
     lines: n.lines.map((l) => ({ invoice_line_id: l.invoice_line_id, amount: money(l.amount_minor) })),
+  }
+}
+
+/**
+ * The exports are plain routes (a regex path: `/{id}.csv` must not be read as a malformed `/{id}`),
+ * so their documentation is registered on the app's own registry.
+ */
+export function documentInvoiceExports(registry: OpenAPIHono['openAPIRegistry']): void {
+  for (const ext of ['csv', 'pdf'] as const) {
+    registry.registerPath({
+      method: 'get',
+      path: `/v1/invoices/{id}.${ext}`,
+      tags: ['Invoices'],
+      summary:
+        ext === 'csv'
+          ? 'The invoice as CSV (reconciliation-style columns)'
+          : 'The PDF of a finalized invoice',
+      request: { params: IdParam },
+      responses: {
+        200: {
+          description: ext,
+          content: { [ext === 'csv' ? 'text/csv' : 'application/pdf']: { schema: z.string() } },
+        },
+        ...errors(401, 404, 409),
+      },
+    })
   }
 }

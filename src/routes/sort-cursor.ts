@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi'
-import { KEY_PATTERN, type Keyset } from '../db/keyset.js'
+import { finishPage, KEY_PATTERN, type Keyset, type Sort } from '../db/keyset.js'
 import { AppError } from '../errors.js'
 
 /**
@@ -42,4 +42,27 @@ export function sortedPage<T>(
   page: { rows: T[]; next?: Keyset },
 ): { data: T[]; next_cursor?: string } {
   return page.next ? { data: page.rows, next_cursor: encodeCursor(sort, page.next) } : { data: page.rows }
+}
+
+/** The `sort` query parameter of a list: each column ascending, or descending with `-`. */
+export function sortParam<C extends string>(columns: readonly [C, ...C[]]) {
+  const values = columns.flatMap((c) => [c, `-${c}` as const]) as [Sort<C>, ...Sort<C>[]]
+  return z
+    .enum(values)
+    .optional()
+    .openapi({ description: `Sort: ${values.join(', ')} (default: by id, stable)` })
+}
+
+/** The id cursor of an unsorted list, or the keyset of a sorted one: one decoder for both. */
+export function decodePageCursor(cursor: string | undefined, sort: string | undefined): Keyset | undefined {
+  return decodeCursor(cursor, sort ?? 'id')
+}
+
+/** Rows fetched with `limit + 1` and a `sort_key` column: the list body. */
+export function listPage<T extends { id: string; sort_key: string | null }>(
+  rows: T[],
+  limit: number,
+  sort: string | undefined,
+): { data: Omit<T, 'sort_key'>[]; next_cursor?: string } {
+  return sortedPage(sort ?? 'id', finishPage(rows, limit))
 }

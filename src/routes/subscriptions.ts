@@ -1,11 +1,17 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { Sql } from '../db/client.js'
 import { AppError } from '../errors.js'
-import { getSubscription, historyOf, listSubscriptions } from '../subscriptions/subscriptions.js'
+import {
+  getSubscription,
+  historyOf,
+  listSubscriptions,
+  SUBSCRIPTION_SORTS,
+} from '../subscriptions/subscriptions.js'
 import { HistoryEntry } from './accounts.js'
 import { requireRole } from './auth.js'
 import { errors, IdParam, json, router } from './openapi.js'
-import { decodeCursor, PageQuery, page } from './pagination.js'
+import { PageQuery } from './pagination.js'
+import { decodePageCursor, listPage, sortParam } from './sort-cursor.js'
 
 const Subscription = z
   .object({
@@ -55,6 +61,7 @@ export function subscriptionsRoutes(sql: Sql) {
           status: z.enum(['pending', 'active', 'suspended', 'cancelled', 'expired', 'unknown']).optional(),
           sku: z.string().optional(),
           ...PageQuery,
+          sort: sortParam(SUBSCRIPTION_SORTS),
         }),
       },
       responses: {
@@ -67,7 +74,9 @@ export function subscriptionsRoutes(sql: Sql) {
     }),
     async (c) => {
       const { limit, cursor, ...filter } = c.req.valid('query')
-      return c.json(page(await listSubscriptions(sql, filter, limit, decodeCursor(cursor)), limit), 200)
+      const { sort, ...rest } = filter
+      const rows = await listSubscriptions(sql, rest, limit, { sort, after: decodePageCursor(cursor, sort) })
+      return c.json(listPage(rows, limit, sort), 200)
     },
   )
 

@@ -1,6 +1,6 @@
 import type { Sql } from '../db/client.js'
+import { type PageOrder, pageClause } from '../db/keyset.js'
 import type { CanonicalStatus } from '../mappers/operations.js'
-import type { Cursor } from '../routes/pagination.js'
 
 export type Subscription = {
   id: string
@@ -59,9 +59,17 @@ export type SubscriptionFilter = {
   sku?: string | undefined
 }
 
-export async function listSubscriptions(sql: Sql, f: SubscriptionFilter, limit: number, after?: Cursor) {
-  return sql<Subscription[]>`
-    select ${sql(COLUMNS)}, start_date::text, end_date::text, activation_date::text from subscriptions
+export const SUBSCRIPTION_SORTS = ['created_at', 'updated_at'] as const
+
+export async function listSubscriptions(
+  sql: Sql,
+  f: SubscriptionFilter,
+  limit: number,
+  order: PageOrder<(typeof SUBSCRIPTION_SORTS)[number]> = {},
+) {
+  const p = pageClause(sql, order)
+  return sql<(Subscription & { sort_key: string | null })[]>`
+    select ${sql(COLUMNS)}, start_date::text, end_date::text, activation_date::text, ${p.key} from subscriptions
     where true
       ${f.source_id ? sql`and source_id = ${f.source_id}` : sql``}
       ${f.external_id ? sql`and external_id = ${f.external_id}` : sql``}
@@ -70,8 +78,8 @@ export async function listSubscriptions(sql: Sql, f: SubscriptionFilter, limit: 
       ${f.parent_subscription_id ? sql`and parent_subscription_id = ${f.parent_subscription_id}` : sql``}
       ${f.status ? sql`and status = ${f.status}` : sql``}
       ${f.sku ? sql`and sku = ${f.sku}` : sql``}
-      ${after ? sql`and id > ${after.id}::uuid` : sql``}
-    order by id
+      ${p.after}
+    order by ${p.orderBy}
     limit ${limit + 1}`
 }
 

@@ -52,6 +52,7 @@ export function startTestWorker(
       log: silentLog,
       concurrency: 4,
       handle,
+      metrics: t.deps.metrics,
       ...(bss && {
         prepare: (inboxId: string) =>
           fetchForEvent(

@@ -63,7 +63,13 @@ export function createApp(deps: Deps) {
     '*',
     methodNotAllowed({
       app,
-      onMethodNotAllowed: (c) => errorResponse(c, new AppError('method_not_allowed')),
+      onMethodNotAllowed: (c, allowed) => {
+        c.header('Allow', allowed.join(', '))
+        return errorResponse(
+          c,
+          new AppError('method_not_allowed', { message: `allowed: ${allowed.join(', ')}` }),
+        )
+      },
     }),
   )
   app.notFound((c) =>

@@ -14,6 +14,11 @@ const Fraction = z
   .union([z.string(), z.number()])
   .transform(String)
   .pipe(z.string().regex(/^(0(\.\d{1,6})?|1(\.0{1,6})?)$/, 'a fraction from 0 to 1, e.g. "0.05"'))
+// A rate of 100 % or more is not a tax rate (the column holds [0, 1)).
+const TaxRate = z
+  .union([z.string(), z.number()])
+  .transform(String)
+  .pipe(z.string().regex(/^0(\.\d{1,6})?$/, 'a tax rate from 0 to below 1, e.g. "0.24"'))
 const Cycle = z.enum(['monthly', 'annual', 'triennial', 'one_time'])
 const Term = z.enum(['P1M', 'P1Y', 'P3Y']).nullable().default(null)
 const Currency = z.string().regex(/^[A-Z]{3}$/)
@@ -24,7 +29,7 @@ export const NewPrice = z.object({
   term: Term,
   currency: Currency,
   unit_price: Decimalish,
-  effective_from: z.iso.date(),
+  effective_from: z.iso.date().refine((d) => d >= '0001-01-01', 'a date from year 1'),
 })
 export type NewPrice = z.infer<typeof NewPrice>
 export const NewOverride = NewPrice.extend({ tenant_id: z.uuid() })
@@ -37,7 +42,7 @@ export const SettingsInput = z.object({
 })
 export const ResellerBilling = z.object({
   tier: z.string().min(1).max(50).optional(),
-  tax_rate: Fraction.optional(),
+  tax_rate: TaxRate.optional(),
 })
 
 export type BillingSettings = {

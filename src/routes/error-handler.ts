@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
+import postgres from 'postgres'
 import type { z } from 'zod'
 import { AppError, type ErrorCode, isStorageUnavailable } from '../errors.js'
 import type { Logger } from '../log.js'
@@ -16,6 +17,8 @@ export function errorResponse(c: Context, err: AppError): Response {
     },
   }
   if (err.retryAfter !== undefined) c.header('Retry-After', String(err.retryAfter))
+  // RFC 9110 / RFC 6750: a 401 names the scheme it wants.
+  if (err.code === 'unauthorized') c.header('WWW-Authenticate', 'Bearer')
   return c.json(body, err.status)
 }
 
@@ -33,6 +36,14 @@ const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
 
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err
+  if (err instanceof postgres.PostgresError) {
+    // Class 22 (a value Postgres cannot store: NUL in text, a date out of range) and a check
+    // constraint are the request's fault; a foreign key naming nothing is an unknown reference.
+    if (err.code.startsWith('22') || err.code === '23514')
+      return new AppError('bad_request', { message: `a value cannot be stored: ${err.message}` })
+    if (err.code === '23503')
+      return new AppError('not_found', { message: 'a referenced object does not exist' })
+  }
   if (isStorageUnavailable(err)) {
     return new AppError('storage_unavailable', {
       message: 'storage is unavailable, retry later',

@@ -252,11 +252,14 @@ export function invoicesRoutes(deps: Deps) {
       request: { params: IdParam },
       responses: {
         200: json(z.object({ data: z.array(CreditNote) }), 'credit notes'),
-        ...errors(400, 401, 403),
+        ...errors(400, 401, 403, 404),
       },
     }),
-    async (c) =>
-      c.json({ data: (await listCreditNotes(sql, c.req.valid('param').id)).map(presentCreditNote) }, 200),
+    async (c) => {
+      const { id } = c.req.valid('param')
+      if (!(await getInvoice(sql, id))) throw new AppError('not_found', { message: 'no such invoice' })
+      return c.json({ data: (await listCreditNotes(sql, id)).map(presentCreditNote) }, 200)
+    },
   )
   return app
 }

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi'
 import { AppError } from '../errors.js'
 
-/** Keyset pagination on the row id: the cursor is the last id returned, opaque to clients. */
+/** Keyset pagination on a bigint row id (the inbox): the cursor is the last id returned, opaque to clients. */
 export type Cursor = { id: string }
 
 export const PageQuery = {
@@ -13,7 +13,7 @@ export function decodeCursor(cursor: string | undefined): Cursor | undefined {
   if (!cursor) return undefined
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown
-    return z.object({ id: z.string().max(100) }).parse(v)
+    return z.object({ id: z.string().regex(/^\d{1,18}$/) }).parse(v)
   } catch {
     throw new AppError('bad_request', {
       message: 'invalid cursor',

@@ -87,7 +87,7 @@ export function priceBookRoutes(sql: Sql) {
       tags: tag,
       summary: 'Set a reseller-specific price (replaces list price and tier discount)',
       request: { body: jsonBody(NewOverride) },
-      responses: { 201: json(z.object({ data: Price }), 'added'), ...errors(400, 401, 403) },
+      responses: { 201: json(z.object({ data: Price }), 'added'), ...errors(400, 401, 403, 404) },
     }),
     async (c) => c.json({ data: await addOverride(sql, c.req.valid('json')) }, 201),
   )

@@ -20,6 +20,7 @@ export const ErrorCode = [
   'conflict',
   'field_locked',
   'invoice_not_draft',
+  'invoice_not_finalized',
   'credit_exceeds_line',
   'invalid_settings',
   'storage_unavailable',
@@ -48,6 +49,7 @@ export function codeToStatus(code: ErrorCode): ContentfulStatusCode {
     case 'conflict':
     case 'field_locked':
     case 'invoice_not_draft':
+    case 'invoice_not_finalized':
       return 409
     case 'payload_too_large':
       return 413

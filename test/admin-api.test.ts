@@ -1201,7 +1201,7 @@ describe('invoice runs and invoices', () => {
         .subarray(0, 5)
         .toString(),
     ).toBe('%PDF-')
-    await fails(call('GET', `/v1/invoices/${inv.gamma}.pdf`), 409, 'invoice_not_draft')
+    await fails(call('GET', `/v1/invoices/${inv.gamma}.pdf`), 409, 'invoice_not_finalized')
     await fails(call('GET', `/v1/invoices/${MISSING}.csv`), 404, 'not_found')
     await fails(call('GET', `/v1/invoices/${MISSING}.pdf`), 404, 'not_found')
     await fails(call('GET', '/v1/invoices/not-a-uuid.csv'), 400, 'bad_request')
@@ -1261,7 +1261,7 @@ describe('invoice runs and invoices', () => {
         body: { lines: [{ line_id: '1', amount: '1.00' }] },
       }),
       409,
-      'invoice_not_draft',
+      'invoice_not_finalized',
     )
     await fails(
       call('POST', `/v1/invoices/${MISSING}/credit-notes`, {

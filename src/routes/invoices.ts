@@ -118,7 +118,7 @@ export function invoicesRoutes(deps: Deps) {
   app.get('/:id{[0-9a-f-]{36}\\.pdf}', async (c) => {
     const { invoice, lines, tenantName } = await load(c.req.param('id').slice(0, 36))
     if (invoice.status !== 'finalized')
-      throw new AppError('invoice_not_draft', { message: 'a PDF exists only for a finalized invoice' })
+      throw new AppError('invoice_not_finalized', { message: 'a PDF exists only for a finalized invoice' })
     c.header('content-type', 'application/pdf')
     c.header('content-disposition', `attachment; filename="${invoice.number}.pdf"`)
     return c.body(new Uint8Array(await invoicePdf(invoice, lines, tenantName)))
@@ -227,7 +227,7 @@ export function invoicesRoutes(deps: Deps) {
         case 'not_found':
           throw new AppError('not_found', { message: 'no such invoice' })
         case 'not_finalized':
-          throw new AppError('invoice_not_draft', {
+          throw new AppError('invoice_not_finalized', {
             message: 'credit notes apply to finalized invoices only',
           })
         case 'invalid':

@@ -30,6 +30,13 @@ const Env = z
     /** Seconds a committed inbox row may wait without a job before the relay queues it again. */
     RELAY_AFTER_SECONDS: z.coerce.number().int().positive().default(10),
     QUEUE_PREFIX: z.string().min(1).default('tiersync'),
+    /** Redis Sentinel instead of one Redis: `host:port,host:port` (REDIS_URL then gives password and db). */
+    REDIS_SENTINELS: z
+      .string()
+      .regex(/^[\w.-]+:\d+(,[\w.-]+:\d+)*$/, 'host:port,host:port')
+      .optional(),
+    /** The Sentinel master's name. */
+    REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
     /** A parked event whose object has not arrived after this long ends `failed` (replayable). */
     WAITING_EXPIRE_HOURS: z.coerce.number().positive().default(72),
     /** Per-attempt timeout of calls to a reseller BSS API (thin notifications, reconciliation). */

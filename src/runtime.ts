@@ -44,7 +44,12 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   if (applied.length > 0) log.info({ applied }, 'migrations applied')
   const generatedAdminKey = await bootstrapAdminKey(sql, config.ADMIN_API_KEY)
 
-  const redis = createProducerRedis(config.REDIS_URL, log)
+  const redisTarget = {
+    url: config.REDIS_URL,
+    sentinels: config.REDIS_SENTINELS,
+    sentinelName: config.REDIS_SENTINEL_NAME,
+  }
+  const redis = createProducerRedis(redisTarget, log)
   // Start even when Redis is down (the inbox holds events; the relay queues them later), but
   // give it a moment so the queue does not begin with a burst of connection errors.
   await Promise.race([once(redis, 'ready'), sleep(2000)])
@@ -84,7 +89,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   let relay: Relay | undefined
   let workerRedis: ReturnType<typeof createWorkerRedis> | undefined
   if (config.ROLE !== 'api') {
-    workerRedis = createWorkerRedis(config.REDIS_URL, log)
+    workerRedis = createWorkerRedis(redisTarget, log)
     worker = createEventWorker({
       sql,
       connection: workerRedis,

@@ -48,7 +48,7 @@ describe('in a browser', () => {
     const page = await browser.newPage()
     await page.goto(`${base}/docs`)
     await page.locator('.swagger-ui .info .title').waitFor({ timeout: 15_000 })
-    expect(await page.locator('.swagger-ui .info .title').innerText()).toContain('tiersync')
+    expect(await page.locator('.swagger-ui .info .title').textContent()).toContain('tiersync')
     await page.locator('.opblock-tag', { hasText: 'Sources' }).first().waitFor()
     await page.screenshot({ path: new URL('docs.png', ARTIFACTS).pathname, fullPage: false })
     await page.close()

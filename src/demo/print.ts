@@ -20,7 +20,7 @@ export function renderTree(root: TreeNode): string {
   const walk = (n: TreeNode, prefix: string, last: boolean, top: boolean) => {
     lines.push(top ? label(n) : `${prefix}${last ? '└── ' : '├── '}${label(n)}`)
     const next = top ? '' : `${prefix}${last ? '    ' : '│   '}`
-    n.children.forEach((c, i) => walk(c, next, i === n.children.length - 1, false))
+    for (const [i, c] of n.children.entries()) walk(c, next, i === n.children.length - 1, false)
   }
   lines.push('Distributor')
   walk(root, '', true, true)

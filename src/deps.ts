@@ -6,6 +6,7 @@ import type { InboxWriter } from './inbox/inbox-writer.js'
 import type { Logger } from './log.js'
 import type { Metrics } from './metrics.js'
 import type { Queues } from './queue/queues.js'
+import type { SourceCache } from './sources/cache.js'
 import type { SecretBox } from './sources/secret-box.js'
 
 /** Everything the app and the worker need, built by an entry point (or a test) and passed in. */
@@ -20,4 +21,6 @@ export type Deps = {
   clock: Clock
   log: Logger
   metrics: Metrics
+  /** Ingest's view of each source, for a few seconds; routes that change a source drop its entry. */
+  sourceCache: SourceCache
 }

@@ -20,6 +20,7 @@ import { createQueues } from './queue/queues.js'
 import { createProducerRedis, createWorkerRedis } from './queue/redis.js'
 import { createEventWorker } from './queue/worker.js'
 import { createReconcileWorker, syncReconcileSchedules } from './reconcile/schedule.js'
+import { createSourceCache } from './sources/cache.js'
 import { createSecretBox } from './sources/secret-box.js'
 import { fetchForEvent } from './sync/fetch.js'
 import { handleEvent } from './sync/handler.js'
@@ -69,6 +70,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     clock: opts.clock ?? systemClock,
     log,
     metrics,
+    sourceCache: createSourceCache(5000),
   }
 
   let server: ReturnType<typeof serve> | undefined

@@ -4,7 +4,9 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { createApp } from '../src/app.js'
 import { frozenClock } from '../src/clock.js'
 import { createSql } from '../src/db/client.js'
+import { createInboxWriter } from '../src/inbox/inbox-writer.js'
 import { eventJobId } from '../src/queue/jobs.js'
+import { createSourceCache } from '../src/sources/cache.js'
 import { bearer, createSourceViaApi, createTestApp, pingEvent, signedHeaders } from './helpers/app.js'
 
 const t = await createTestApp({ env: { WEBHOOK_MAX_BYTES: String(64 * 1024) } })
@@ -223,7 +225,13 @@ describe.each(Object.keys(transports) as (keyof typeof transports)[])(
 
     it('503 storage_unavailable with Retry-After when Postgres is unreachable', async () => {
       const dead = createSql('postgres://127.0.0.1:1/none', { max: 1, connectTimeoutSeconds: 1 })
-      const app = createApp({ ...t.deps, sql: dead })
+      // Postgres gone for everything this app touches: a fresh source cache, the inbox on it too.
+      const app = createApp({
+        ...t.deps,
+        sql: dead,
+        inbox: createInboxWriter(dead),
+        sourceCache: createSourceCache(5000),
+      })
       const body = pingEvent()
       const res = await app.request(url, {
         method: 'POST',

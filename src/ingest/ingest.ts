@@ -3,11 +3,13 @@ import type { Redis } from 'ioredis'
 import type { InboxWriter } from '../inbox/inbox-writer.js'
 import { issueDetails, parseJson } from '../mappers/envelope.js'
 import { mapperFor } from '../mappers/index.js'
-import { loadIngestSource, type SourceDeps } from '../sources/sources.js'
+import type { SourceCache } from '../sources/cache.js'
+import { activeSecrets, loadIngestSource, type SourceDeps } from '../sources/sources.js'
 import { verifyRequest } from '../verify/schemes.js'
 import { checkRateLimit } from './rate-limit.js'
 
 export type IngestDeps = SourceDeps & {
+  sourceCache: SourceCache
   redis: Redis
   inbox: InboxWriter
   rateLimitPrefix: string
@@ -46,7 +48,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
  */
 export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<IngestOutcome> {
   if (!UUID.test(req.sourceId)) return { outcome: 'source_not_found' }
-  const source = await loadIngestSource(deps, req.sourceId)
+  const source = await deps.sourceCache.get(req.sourceId, () => loadIngestSource(deps, req.sourceId))
   if (!source) return { outcome: 'source_not_found' }
 
   const now = deps.clock.now()
@@ -54,7 +56,7 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
   const verified = await verifyRequest(source.verification, {
     header: req.header,
     raw,
-    secrets: source.secrets,
+    secrets: activeSecrets(source, now.getTime()),
     nowSeconds: Math.floor(now.getTime() / 1000),
   })
   if (verified.outcome !== 'verified') return verified

@@ -185,6 +185,7 @@ export function sourcesRoutes(deps: Deps) {
       const body = c.req.valid('json')
       const hours = body?.grace_hours ?? config.SECRET_GRACE_HOURS
       const rotated = await found(rotateSecret(deps, c.req.valid('param').id, hours * 3600, body?.secret))
+      deps.sourceCache.invalidate(rotated.source.id)
       return c.json({ ...view(rotated.source), secret: rotated.secret }, 200)
     },
   )
@@ -212,6 +213,7 @@ export function sourcesRoutes(deps: Deps) {
     async (c) => {
       const patch = c.req.valid('json')
       const updated = await found(updateSource(deps, c.req.valid('param').id, patch))
+      deps.sourceCache.invalidate(updated.source.id)
       if (patch.reconcile_every_minutes !== undefined) await reschedule()
       return c.json({ data: view(updated.source), ...(updated.secret && { secret: updated.secret }) }, 200)
     },
@@ -230,6 +232,7 @@ export function sourcesRoutes(deps: Deps) {
       const updated = await found(
         updateSource(deps, c.req.valid('param').id, { mapping: c.req.valid('json') }),
       )
+      deps.sourceCache.invalidate(updated.source.id)
       return c.json({ data: view(updated.source) }, 200)
     },
   )
@@ -305,6 +308,7 @@ export function sourcesRoutes(deps: Deps) {
       }),
       async (c) => {
         const source = await found(setEnabled(sql, c.req.valid('param').id, enabled))
+        deps.sourceCache.invalidate(source.id)
         if (source.reconcile_every_minutes) await reschedule()
         return c.json({ data: view(source) }, 200)
       },

@@ -303,8 +303,13 @@ export type IngestSource = {
   mapping: MappingConfig | null
   /** Whether tiersync can call the BSS back (a thin notification needs it). */
   has_api: boolean
-  /** The secrets still active at `now`, in clear (held only in memory). */
-  secrets: string[]
+  /** The source's secrets in clear (held only in memory), with when each stops verifying. */
+  secrets: { value: string; expiresAt: number | null }[]
+}
+
+/** The secrets that verify at `nowMs`. */
+export function activeSecrets(source: IngestSource, nowMs: number): string[] {
+  return source.secrets.filter((s) => s.expiresAt === null || s.expiresAt > nowMs).map((s) => s.value)
 }
 
 /** What ingest needs to verify a request; undefined for an unknown or disabled source. */
@@ -331,7 +336,10 @@ export async function loadIngestSource(deps: SourceDeps, id: string): Promise<In
   const now = deps.clock.now().getTime()
   const secrets = rows
     .filter((r) => r.secret_enc && (r.expires_at === null || r.expires_at.getTime() > now))
-    .map((r) => deps.box.open(r.secret_enc as Buffer))
+    .map((r) => ({
+      value: deps.box.open(r.secret_enc as Buffer),
+      expiresAt: r.expires_at?.getTime() ?? null,
+    }))
   return {
     id: first.id,
     format: first.format,

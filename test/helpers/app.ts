@@ -13,6 +13,7 @@ import { createMetrics, registerStateGauges } from '../../src/metrics.js'
 import type { EventRef } from '../../src/queue/jobs.js'
 import { createQueues } from '../../src/queue/queues.js'
 import { createProducerRedis } from '../../src/queue/redis.js'
+import { createSourceCache } from '../../src/sources/cache.js'
 import { createSecretBox } from '../../src/sources/secret-box.js'
 import { createTestDb, type TestDb } from './db.js'
 import { REDIS_URL } from './env.js'
@@ -67,6 +68,7 @@ export async function createTestApp(
     clock: opts.clock ?? systemClock,
     log: silentLog,
     metrics: createMetrics(),
+    sourceCache: createSourceCache(5000),
   }
   registerStateGauges(deps.metrics, { sql: db.sql, queues })
   const app = createApp(deps)

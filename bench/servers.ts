@@ -1,0 +1,50 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+
+export type ServerProc = { child: ChildProcess; port: number; peakRssMb(): number; stop(): Promise<void> }
+
+/** Starts a TypeScript entry point as its own process and waits for `re` (with the port) on stdout/stderr. */
+export async function startProcess(
+  entry: string,
+  env: Record<string, string>,
+  re: RegExp,
+): Promise<ServerProc> {
+  // BENCH_CPU_PROF=dir profiles the servers (node --cpu-prof), for finding where the time goes.
+  const prof = process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+    : []
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', entry], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  const port = await new Promise<number>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d
+      const m = out.match(re)
+      if (m) resolve(Number(m[1]))
+    }
+    child.stdout?.on('data', onData)
+    child.stderr?.on('data', onData)
+    child.on('exit', (code) => reject(new Error(`${entry} exited ${code}:\n${out}`)))
+  })
+  return {
+    child,
+    port,
+    peakRssMb() {
+      // VmHWM: the process's peak resident set, kept by the kernel.
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
+      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0)
+      return Math.round((kb / 1024) * 10) / 10
+    },
+    async stop() {
+      if (child.exitCode !== null) return
+      child.kill('SIGTERM')
+      await new Promise((r) => child.once('exit', r))
+    },
+  }
+}

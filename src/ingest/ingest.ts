@@ -20,7 +20,7 @@ export type IngestRequest = {
   sourceId: string
   /** A request header by (case-insensitive) name. */
   header(name: string): string | undefined
-  readBody: () => Promise<ArrayBuffer>
+  readBody: () => Promise<Uint8Array>
   requestId: string | null
 }
 
@@ -52,7 +52,7 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
   if (!source) return { outcome: 'source_not_found' }
 
   const now = deps.clock.now()
-  const raw = new Uint8Array(await req.readBody())
+  const raw = await req.readBody()
   const verified = await verifyRequest(source.verification, {
     header: req.header,
     raw,

@@ -1,9 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import { bodyLimit } from 'hono/body-limit'
 import type { Deps } from '../deps.js'
 import { AppError } from '../errors.js'
 import { ingest } from '../ingest/ingest.js'
 import { isRejection, recordRejection } from '../sources/health.js'
+import { readLimitedBody } from './body.js'
 import { errors, json, router } from './openapi.js'
 
 const Ack = z.object({ id: z.string(), status: z.enum(['accepted', 'duplicate']) }).openapi('WebhookAck')
@@ -39,21 +39,16 @@ export function webhookRoutes(deps: Deps) {
     rateLimitPrefix: deps.queues.prefix,
     defaultRatePerMinute: deps.config.RATE_LIMIT_PER_MINUTE,
   }
-  // Enforced while reading: a body past the limit (or an endless chunked one) is cut off, not buffered.
-  app.use(
-    '/:sourceId',
-    bodyLimit({
-      maxSize: deps.config.WEBHOOK_MAX_BYTES,
-      onError: () => {
-        deps.metrics.webhooks.inc({ source: 'unknown', outcome: 'payload_too_large' })
-        throw new AppError('payload_too_large', {
-          message: `body exceeds ${deps.config.WEBHOOK_MAX_BYTES} bytes`,
-        })
-      },
-    }),
-  )
+  const tooLarge = (): never => {
+    deps.metrics.webhooks.inc({ source: 'unknown', outcome: 'payload_too_large' })
+    throw new AppError('payload_too_large', {
+      message: `body exceeds ${deps.config.WEBHOOK_MAX_BYTES} bytes`,
+    })
+  }
 
   app.openapi(route, async (c) => {
+    // The cheapest refusal first, as before anything else is looked at.
+    if (Number(c.req.header('content-length') ?? 0) > deps.config.WEBHOOK_MAX_BYTES) tooLarge()
     const type = c.req.header('content-type') ?? ''
     if (!/^application\/json\s*(;|$)/i.test(type)) {
       deps.metrics.webhooks.inc({ source: 'unknown', outcome: 'unsupported_media_type' })
@@ -63,7 +58,8 @@ export function webhookRoutes(deps: Deps) {
     const result = await ingest(inboxDeps, {
       sourceId,
       header: (name) => c.req.header(name),
-      readBody: () => c.req.arrayBuffer(),
+      // Enforced while reading: a body past the limit (or an endless chunked one) is cut off.
+      readBody: () => readLimitedBody(c, deps.config.WEBHOOK_MAX_BYTES, tooLarge),
       requestId: c.get('requestId'),
     })
     // Unknown sources share one label: a scan of random ids must not create a series each.

@@ -1,4 +1,5 @@
 import { loadConfig } from './config.js'
+import { isDriverNullSocketWrite } from './db/client.js'
 import { type Running, start } from './runtime.js'
 
 let config: ReturnType<typeof loadConfig>
@@ -8,6 +9,22 @@ try {
   console.error((err as Error).message)
   process.exit(1)
 }
+
+// A known driver bug must not take the whole service down when Postgres restarts (clients get
+// 503 meanwhile); every other uncaught error still ends the process, as Node's default would.
+process.on('uncaughtException', (err) => {
+  if (isDriverNullSocketWrite(err)) {
+    console.error(
+      JSON.stringify({
+        level: 40,
+        msg: 'postgres connection lost mid-write (driver bug #1208); reconnecting',
+      }),
+    )
+    return
+  }
+  console.error(err)
+  process.exit(1)
+})
 
 // Handlers go in before anything starts: a signal during boot still shuts down cleanly.
 let running: Running | undefined

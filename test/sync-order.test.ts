@@ -183,3 +183,32 @@ describe('order does not matter', () => {
     expect(versions.map((v) => v.sequence)).toEqual(['4', '5'])
   })
 })
+
+describe('a close that arrives before older updates', () => {
+  it('ends as if they had come first: the closed account shows the newest update, its close records it', async () => {
+    const source = await createSourceViaApi(t)
+    const bss = sender(t, source)
+    // One at a time, each settled before the next: created (1), deleted (4), then updates 3 and 2.
+    for (const e of [
+      account('late-1', { name: 'Version 1' }, { seq: 1 }),
+      account('late-1', {}, { seq: 4, type: 'account.deleted' }),
+      account('late-1', { name: 'Version 3', email: 'v3@example.com' }, { seq: 3, type: 'account.updated' }),
+      account('late-1', { name: 'Version 2' }, { seq: 2, type: 'account.updated' }),
+    ]) {
+      expect((await bss.send(e)).status).toBe(202)
+      await settled(t)
+    }
+    const [row] = await t.db.sql<{ name: string; email: string; status: string }[]>`
+      select name, email, status from accounts where source_id = ${source.id} and external_id = 'late-1'`
+    expect(row).toEqual({ name: 'Version 3', email: 'v3@example.com', status: 'closed' })
+    const history = await t.db.sql<{ sequence: string; name: string; status: string }[]>`
+      select v.sequence, v.state->>'name' as name, v.state->>'status' as status from account_versions v
+      join accounts a on a.id = v.account_id where a.source_id = ${source.id} order by v.sequence`
+    expect(history).toEqual([
+      { sequence: '1', name: 'Version 1', status: 'active' },
+      { sequence: '2', name: 'Version 2', status: 'active' },
+      { sequence: '3', name: 'Version 3', status: 'active' },
+      { sequence: '4', name: 'Version 3', status: 'closed' },
+    ])
+  })
+})

@@ -42,3 +42,17 @@ export async function ensureDatabase(url: string): Promise<void> {
 export function jsonParam(sql: Sql | Tx, value: unknown) {
   return sql.json(value as postgres.JSONValue)
 }
+
+/**
+ * postgres.js 3.4.x can throw from a timer when Postgres drops a connection while a write is
+ * queued (porsager/postgres#1208: `Cannot read properties of null (reading 'write')` in
+ * `nextWrite`). The connection is already dead and the driver opens a new one; only this exact
+ * error may be survived, anything else stays fatal.
+ */
+export function isDriverNullSocketWrite(err: unknown): boolean {
+  return (
+    err instanceof TypeError &&
+    err.message.includes("reading 'write'") &&
+    /nextWrite[^\n]*postgres[/\\]src[/\\]connection\.js/.test(err.stack ?? '')
+  )
+}

@@ -79,6 +79,17 @@ export async function ingest(deps: IngestDeps, req: IngestRequest): Promise<Inge
   const mapper = mapperFor(source)
   const checked = await mapper.envelope(payload)
   if (!checked.ok) return { outcome: 'invalid_event', details: issueDetails(checked.issues) }
+  // The envelope's facts become inbox columns: text Postgres cannot hold is the payload's fault.
+  for (const [field, value] of [
+    ['type', checked.envelope.type],
+    ['object id', checked.envelope.objectId],
+  ] as const) {
+    if (value?.includes('\u0000'))
+      return {
+        outcome: 'invalid_event',
+        details: [{ path: '(envelope)', message: `the event's ${field} contains NUL` }],
+      }
+  }
   const thin = (mapper.fetches?.(payload).length ?? 0) > 0
   if (thin && !source.has_api) {
     return {

@@ -71,6 +71,7 @@ export async function applyAccount(ctx: ApplyContext, op: AccountOp): Promise<Ap
     state = { ...op.state, status: 'active' }
     if (!newer) {
       await insertVersion(ctx, (existing as Existing).id, op, key, state)
+      if ((existing as Existing).status === 'closed') await lateUnderClose(ctx, existing as Existing, op)
       return 'stale'
     }
     const parentId = await resolveParent(ctx, op.state)
@@ -92,6 +93,54 @@ export async function applyAccount(ctx: ApplyContext, op: AccountOp): Promise<Ap
   await insertVersion(ctx, accountId, op, key, state)
   ctx.wake.push(...(await wakeWaiters(tx, ctx.sourceId, 'account', externalId)))
   return 'applied'
+}
+
+/**
+ * An update older than the close that already ended the account, arriving after it: in order it
+ * would have come first. If it is the newest update, the closed account shows its fields; and
+ * every close after it recorded the state before it, which this update now is.
+ */
+async function lateUnderClose(
+  ctx: ApplyContext,
+  existing: Existing,
+  op: Extract<AccountOp, { action: 'upsert' }>,
+): Promise<void> {
+  const versions = await ctx.tx<
+    { version_key: string; sequence: string | null; occurred_at: Date; closed: boolean }[]
+  >`
+    select version_key, sequence, occurred_at, state->>'status' = 'closed' as closed
+    from account_versions where account_id = ${existing.id}`
+  const asStored = (v: (typeof versions)[number]) => ({
+    version_sequence: v.sequence,
+    version_occurred_at: v.occurred_at,
+  })
+  const newestUpdate = !versions.some(
+    (v) =>
+      !v.closed &&
+      isNewer(
+        { sequence: v.sequence === null ? null : Number(v.sequence), occurredAt: v.occurred_at },
+        { version_sequence: op.version.sequence, version_occurred_at: op.version.occurredAt },
+      ),
+  )
+  if (newestUpdate) {
+    const s = op.state
+    const parentId = await resolveParent(ctx, s)
+    await ctx.tx`
+      update accounts set type = ${s.type}, parent_id = ${parentId}, name = ${s.name}, number = ${s.number},
+        email = ${s.email}, billing_address = ${s.billing_address === null ? null : jsonParam(ctx.tx, s.billing_address)},
+        updated_at = now()
+      where id = ${existing.id}`
+  }
+  for (const close of versions.filter((v) => v.closed && !isNewer(op.version, asStored(v)))) {
+    const version = {
+      sequence: close.sequence === null ? null : Number(close.sequence),
+      occurredAt: close.occurred_at,
+    }
+    const before = await stateBefore(ctx, existing.id, version)
+    await ctx.tx`
+      update account_versions set state = ${jsonParam(ctx.tx, { ...before, status: 'closed' })}
+      where account_id = ${existing.id} and version_key = ${close.version_key}`
+  }
 }
 
 /** The state of the latest version older than `version` (the account exists, so one does). */

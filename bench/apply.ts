@@ -52,8 +52,9 @@ export async function benchApply(events: number, subscriptions: number): Promise
   const queues = createQueues(redis, prefix, log)
   for (let i = 0; i < ids.length; i += 1000) await queues.enqueueEvents(ids.slice(i, i + 1000))
 
+  // The production build, as `npm run start:prod` runs it (ROLE=worker).
   const worker = await startProcess(
-    'src/main.ts',
+    'dist/main.js',
     {
       DATABASE_URL: url,
       REDIS_URL,

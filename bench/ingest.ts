@@ -96,8 +96,9 @@ export async function benchIngest(connections = 50, seconds = 10): Promise<Inges
   const bareResult = await load(`http://127.0.0.1:${bare.port}/v1/webhooks/x`, barePool, connections, seconds)
   await bare.stop()
 
+  // The production build (`npm run build`, run by `npm run bench`), as `npm run start:prod` runs it.
   const api = await startProcess(
-    'src/main.ts',
+    'dist/main.js',
     {
       DATABASE_URL: dbUrl,
       REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',

@@ -16,7 +16,9 @@ export async function startProcess(
   const prof = process.env.BENCH_CPU_PROF
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
     : []
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', entry], {
+  // Compiled JavaScript runs as in production (`node dist/main.js`); TypeScript through tsx.
+  const loader = entry.endsWith('.ts') ? ['--import', 'tsx'] : []
+  const child = spawn(process.execPath, [...prof, ...loader, entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

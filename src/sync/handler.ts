@@ -18,10 +18,11 @@ import { applySubscription } from './subscriptions.js'
  * history and the inbox status commit together or not at all.
  */
 export const handleEvent: EventHandler = async (tx, event) => {
-  // Declares this transaction the sync writer: the database refuses synced-field writes otherwise.
-  await tx`select set_config('tiersync.writer', 'sync', true)`
+  // One round trip: the source, and this transaction declared the sync writer (the database
+  // refuses synced-field writes otherwise). No source, no declaration, and nothing is written.
   const [source]: [{ format: SourceFormat; account_id: string; mapping: MappingConfig | null }?] = await tx`
-    select format, account_id, mapping from sources where id = ${event.source_id}`
+    select format, account_id, mapping, set_config('tiersync.writer', 'sync', true) as writer
+    from sources where id = ${event.source_id}`
   if (!source) throw new EventRejected('source no longer exists')
 
   let payload: unknown

@@ -1,15 +1,13 @@
 import { z } from 'zod'
 import { CanonicalEnvelope } from './canonical.js'
 import type { EnvelopeResult } from './envelope.js'
-import { issueDetails } from './envelope.js'
-import type { Mapper } from './index.js'
+import { type Draft, fail, finish, neverThrowing, prefixed, Quantity } from './fields.js'
 import {
   AccountState,
   type FetchRequest,
   type MapContext,
   type MapResult,
-  type Operation,
-  SubscriptionState,
+  type SubscriptionState,
   type Version,
 } from './operations.js'
 
@@ -26,14 +24,6 @@ import {
 const Id = AccountState.shape.id
 const Timestamp = CanonicalEnvelope.shape.occurred_at
 const RequestId = z.string().regex(/^PR-[0-9-]+$/, 'must be a Connect request id (PR-...)')
-const Quantity = z
-  .union([z.number(), z.string()], { error: 'must be a number or a numeric string' })
-  .transform((v, ctx) => {
-    const n = typeof v === 'number' ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : Number.NaN
-    if (Number.isInteger(n) && n >= 0 && n <= 10_000_000) return n
-    ctx.addIssue({ code: 'custom', message: 'must be a whole number from 0 to 10000000' })
-    return z.NEVER
-  })
 const PERIODS: Record<string, SubscriptionState['billing_cycle']> = {
   monthly: 'monthly',
   yearly: 'annual',
@@ -121,9 +111,6 @@ const STATUS_BY_TYPE: Record<string, string> = {
   cancel: 'cancelled',
 }
 
-type Draft =
-  | { kind: 'account'; source: PropertyKey[]; state: z.input<typeof AccountState> }
-  | { kind: 'subscription'; source: PropertyKey[]; state: z.input<typeof SubscriptionState> }
 type Unwrapped =
   | { ok: true; request: unknown; prefix: PropertyKey[] }
   | { ok: false; issues: z.core.$ZodIssue[] }
@@ -233,7 +220,7 @@ function mapRequest(
       },
     })
   }
-  return finish(drafts, version, header.type)
+  return finish(drafts, version, header.type, REASONS)
 }
 
 function tierDraft(
@@ -267,62 +254,14 @@ function tierDraft(
   }
 }
 
-function finish(drafts: Draft[], version: Version, eventType: string): MapResult {
-  const operations: Operation[] = []
-  for (const d of drafts) {
-    if (d.kind === 'account') {
-      const state = AccountState.safeParse(d.state)
-      if (!state.success)
-        return fail('the tier does not map to a canonical account', state.error.issues, d.source)
-      operations.push({ kind: 'account', action: 'upsert', version, eventType, state: state.data })
-    } else {
-      const state = SubscriptionState.safeParse(d.state)
-      if (!state.success)
-        return fail('the item does not map to a canonical subscription', state.error.issues, d.source)
-      operations.push({ kind: 'subscription', version, eventType, state: state.data })
-    }
-  }
-  return { ok: true, operations }
+const REASONS = {
+  account: 'the tier does not map to a canonical account',
+  subscription: 'the item does not map to a canonical subscription',
 }
-
-function prefixed(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[]): z.core.$ZodIssue[] {
-  return issues.map((i) => ({ ...i, path: [...prefix, ...i.path] }))
-}
-
-function fail(reason: string, issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[] = []): MapResult {
-  return { ok: false, reason, details: issueDetails(prefixed(issues, prefix)) }
-}
-
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e))
 
 /** Synchronous, and never throws: an unexpected failure is an unmappable payload, not a crashed worker. */
-export const cloudblueConnectMapper = {
-  envelope(payload: unknown): EnvelopeResult {
-    try {
-      return connectEnvelope(payload)
-    } catch (e) {
-      return {
-        ok: false,
-        issues: [{ code: 'custom', path: [], message: `unreadable payload: ${message(e)}` }],
-      }
-    }
-  },
-  fetches(payload: unknown): FetchRequest[] {
-    try {
-      return connectFetches(payload)
-    } catch {
-      return []
-    }
-  },
-  map(payload: unknown, ctx: MapContext): MapResult {
-    try {
-      return mapConnect(payload, ctx)
-    } catch (e) {
-      return {
-        ok: false,
-        reason: 'unreadable Connect payload',
-        details: [{ path: '(root)', message: message(e) }],
-      }
-    }
-  },
-} satisfies Mapper
+export const cloudblueConnectMapper = neverThrowing('Connect', {
+  envelope: connectEnvelope,
+  fetches: connectFetches,
+  map: mapConnect,
+})

@@ -1,13 +1,11 @@
 import { z } from 'zod'
 import { CanonicalEnvelope } from './canonical.js'
 import type { EnvelopeResult } from './envelope.js'
-import { issueDetails } from './envelope.js'
-import type { Mapper } from './index.js'
+import { CalendarDate, type Draft, fail, finish, neverThrowing, Quantity } from './fields.js'
 import {
   AccountState,
   type MapResult,
-  type Operation,
-  SubscriptionState,
+  type SubscriptionState,
   SubscriptionStatus,
   type Version,
 } from './operations.js'
@@ -37,20 +35,6 @@ type Action = (typeof ACTIONS)[number]
 
 const Id = AccountState.shape.id
 const Timestamp = CanonicalEnvelope.shape.occurred_at
-const Quantity = z
-  .union([z.number(), z.string()], { error: 'must be a number or a numeric string' })
-  .transform((v, ctx) => {
-    const n = typeof v === 'number' ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : Number.NaN
-    if (Number.isInteger(n) && n >= 0 && n <= 10_000_000) return n
-    ctx.addIssue({ code: 'custom', message: 'must be a whole number from 0 to 10000000' })
-    return z.NEVER
-  })
-const CalendarDate = z.union([z.iso.date(), z.iso.datetime({ offset: true })]).transform((v, ctx) => {
-  const d = new Date(v.length === 10 ? `${v}T00:00:00Z` : v)
-  if (!Number.isNaN(d.getTime())) return d.toISOString().slice(0, 10)
-  ctx.addIssue({ code: 'custom', message: 'not a valid date' })
-  return z.NEVER
-})
 const CYCLES: Record<string, SubscriptionState['billing_cycle']> = {
   monthly: 'monthly',
   annual: 'annual',
@@ -149,9 +133,6 @@ const SubscriptionCall = z.looseObject({
 const AccountCall = z.looseObject({ Account })
 
 type Terms = { [K in keyof typeof Terms]?: z.output<(typeof Terms)[K]> }
-type Draft =
-  | { kind: 'account'; source: PropertyKey[]; state: z.input<typeof AccountState> }
-  | { kind: 'subscription'; source: PropertyKey[]; state: z.input<typeof SubscriptionState> }
 
 /** Calls that set every object they carry to one status; the others keep the sent `Status`. */
 const CALL_STATUS: Partial<Record<Action, string>> = {
@@ -196,7 +177,7 @@ export function mapInterworks(payload: unknown): MapResult {
   if (action === 'Accounts/Synchronize') {
     const call = AccountCall.safeParse(payload)
     if (!call.success) return fail(`${action} is missing account fields`, call.error.issues)
-    return finish([accountDraft(call.data.Account)], version, action)
+    return finish([accountDraft(call.data.Account)], version, action, REASONS)
   }
   // Addons/* leave the subscription itself unchanged (its ActionType is None): only add-ons map.
   let sub: z.output<typeof AddonCall>
@@ -252,7 +233,7 @@ export function mapInterworks(payload: unknown): MapResult {
     })
     drafts.push({ kind: 'subscription', source: ['Addons', i], state })
   }
-  return finish(drafts, version, action)
+  return finish(drafts, version, action, REASONS)
 }
 
 /** interworks statuses are capitalised (`Active`); one the mapper does not know is kept raw. */
@@ -321,56 +302,13 @@ function accountDraft(a: z.output<typeof Account>): Draft {
   }
 }
 
-function finish(drafts: Draft[], version: Version, eventType: string): MapResult {
-  const operations: Operation[] = []
-  for (const d of drafts) {
-    if (d.kind === 'account') {
-      const state = AccountState.safeParse(d.state)
-      if (!state.success)
-        return fail('the account does not map to a canonical account', state.error.issues, d.source)
-      operations.push({ kind: 'account', action: 'upsert', version, eventType, state: state.data })
-    } else {
-      const state = SubscriptionState.safeParse(d.state)
-      if (!state.success) {
-        return fail('the subscription does not map to a canonical subscription', state.error.issues, d.source)
-      }
-      operations.push({ kind: 'subscription', version, eventType, state: state.data })
-    }
-  }
-  return { ok: true, operations }
+const REASONS = {
+  account: 'the account does not map to a canonical account',
+  subscription: 'the subscription does not map to a canonical subscription',
 }
-
-function fail(reason: string, issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[] = []): MapResult {
-  return {
-    ok: false,
-    reason,
-    details: issueDetails(issues.map((i) => ({ ...i, path: [...prefix, ...i.path] }))),
-  }
-}
-
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e))
 
 /** Synchronous, and never throws: an unexpected failure is an unmappable payload, not a crashed worker. */
-export const interworksMapper = {
-  envelope(payload: unknown): EnvelopeResult {
-    try {
-      return interworksEnvelope(payload)
-    } catch (e) {
-      return {
-        ok: false,
-        issues: [{ code: 'custom', path: [], message: `unreadable payload: ${message(e)}` }],
-      }
-    }
-  },
-  map(payload: unknown): MapResult {
-    try {
-      return mapInterworks(payload)
-    } catch (e) {
-      return {
-        ok: false,
-        reason: 'unreadable interworks.cloud payload',
-        details: [{ path: '(root)', message: message(e) }],
-      }
-    }
-  },
-} satisfies Mapper
+export const interworksMapper = neverThrowing('interworks.cloud', {
+  envelope: interworksEnvelope,
+  map: mapInterworks,
+})

@@ -1,8 +1,7 @@
 import { z } from 'zod'
 import { CanonicalEnvelope } from './canonical.js'
 import type { EnvelopeResult } from './envelope.js'
-import { issueDetails } from './envelope.js'
-import type { Mapper } from './index.js'
+import { CalendarDate, fail, neverThrowing, Quantity } from './fields.js'
 import {
   AccountState,
   type FetchRequest,
@@ -29,20 +28,6 @@ const Notification = z.looseObject({
   ResourceChangeUtcDate: Timestamp,
 })
 
-const Quantity = z
-  .union([z.number(), z.string()], { error: 'must be a number or a numeric string' })
-  .transform((v, ctx) => {
-    const n = typeof v === 'number' ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : Number.NaN
-    if (Number.isInteger(n) && n >= 0 && n <= 10_000_000) return n
-    ctx.addIssue({ code: 'custom', message: 'must be a whole number from 0 to 10000000' })
-    return z.NEVER
-  })
-const CalendarDate = z.union([z.iso.date(), z.iso.datetime({ offset: true })]).transform((v, ctx) => {
-  const d = new Date(v.length === 10 ? `${v}T00:00:00Z` : v)
-  if (!Number.isNaN(d.getTime())) return d.toISOString().slice(0, 10)
-  ctx.addIssue({ code: 'custom', message: 'not a valid date' })
-  return z.NEVER
-})
 const CYCLES: Record<string, SubscriptionState['billing_cycle']> = {
   monthly: 'monthly',
   annual: 'annual',
@@ -233,44 +218,9 @@ export function mapPartnerCenter(payload: unknown, ctx: MapContext): MapResult {
   return { ok: true, operations }
 }
 
-function fail(reason: string, issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[] = []): MapResult {
-  return {
-    ok: false,
-    reason,
-    details: issueDetails(issues.map((i) => ({ ...i, path: [...prefix, ...i.path] }))),
-  }
-}
-
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e))
-
 /** Synchronous, and never throws: an unexpected failure is an unmappable payload, not a crashed worker. */
-export const partnerCenterMapper = {
-  envelope(payload: unknown): EnvelopeResult {
-    try {
-      return partnerCenterEnvelope(payload)
-    } catch (e) {
-      return {
-        ok: false,
-        issues: [{ code: 'custom', path: [], message: `unreadable payload: ${message(e)}` }],
-      }
-    }
-  },
-  fetches(payload: unknown): FetchRequest[] {
-    try {
-      return partnerCenterFetches(payload)
-    } catch {
-      return []
-    }
-  },
-  map(payload: unknown, ctx: MapContext): MapResult {
-    try {
-      return mapPartnerCenter(payload, ctx)
-    } catch (e) {
-      return {
-        ok: false,
-        reason: 'unreadable Partner Center payload',
-        details: [{ path: '(root)', message: message(e) }],
-      }
-    }
-  },
-} satisfies Mapper
+export const partnerCenterMapper = neverThrowing('Partner Center', {
+  envelope: partnerCenterEnvelope,
+  fetches: partnerCenterFetches,
+  map: mapPartnerCenter,
+})

@@ -76,7 +76,8 @@ export const NewSource = z
     rate_limit_per_minute: SourceSettings.shape.rate_limit_per_minute.optional(),
   })
   .superRefine((s, ctx) => {
-    checkCoherent({ ...s, api: s.api ?? null, mapping: s.mapping ?? null }, ctx)
+    for (const i of incoherence({ ...s, api: s.api ?? null, mapping: s.mapping ?? null }))
+      ctx.addIssue({ code: 'custom', path: [i.path], message: i.message })
     const problem = s.secret === undefined ? undefined : secretProblem(s.verification, s.secret)
     if (problem) ctx.addIssue({ code: 'custom', path: ['secret'], message: problem })
   })
@@ -87,32 +88,24 @@ export type SourcePatch = z.infer<typeof SourcePatch>
 
 type Coherence = {
   format: SourceFormat
-  api: BssApiSettings | null
+  /** Whether the source has a BSS API (only its presence matters here). */
+  api: unknown
   mapping: unknown
   reconcile_every_minutes?: number | null | undefined
 }
 
-/** Settings that only make sense together: a thin format needs an API, `mapping` an expression. */
-function checkCoherent(s: Coherence, ctx: z.RefinementCtx): void {
-  if (THIN_FORMATS.includes(s.format) && !s.api)
-    ctx.addIssue({
-      code: 'custom',
-      path: ['api'],
-      message: `format ${s.format} fetches state: api is required`,
-    })
-  if (s.format === 'mapping' && !s.mapping)
-    ctx.addIssue({ code: 'custom', path: ['mapping'], message: 'format mapping needs a mapping expression' })
-  if (s.reconcile_every_minutes && !s.api)
-    ctx.addIssue({ code: 'custom', path: ['reconcile_every_minutes'], message: 'reconciliation needs api' })
-}
-
-/** The PATCH check: the source as it would be after the patch must still be coherent. */
+/**
+ * Settings that only make sense together: a thin format needs an API, `mapping` an expression,
+ * a reconciliation schedule an API. Checked on create (as zod issues) and on PATCH (as a 422).
+ */
 export function incoherence(s: Coherence): { path: string; message: string }[] {
   const issues: { path: string; message: string }[] = []
-  checkCoherent(s, {
-    addIssue: (i: { path?: PropertyKey[]; message?: string }) =>
-      issues.push({ path: (i.path ?? []).map(String).join('.'), message: i.message ?? 'invalid' }),
-  } as unknown as z.RefinementCtx)
+  if (THIN_FORMATS.includes(s.format) && !s.api)
+    issues.push({ path: 'api', message: `format ${s.format} fetches state: api is required` })
+  if (s.format === 'mapping' && !s.mapping)
+    issues.push({ path: 'mapping', message: 'format mapping needs a mapping expression' })
+  if (s.reconcile_every_minutes && !s.api)
+    issues.push({ path: 'reconcile_every_minutes', message: 'reconciliation needs api' })
   return issues
 }
 
@@ -258,7 +251,7 @@ export async function updateSource(
     if (!row) return false
     const after = {
       format: row.format,
-      api: patch.api === undefined ? (row.has_api ? ({} as BssApiSettings) : null) : patch.api,
+      api: patch.api === undefined ? row.has_api : patch.api,
       mapping: patch.mapping === undefined ? row.mapping : patch.mapping,
       reconcile_every_minutes:
         patch.reconcile_every_minutes === undefined

@@ -16,6 +16,7 @@ import {
 import {
   answersWithStatus,
   createSource,
+  FAULT_ENV,
   freePort,
   type Service,
   startPrivatePostgres,
@@ -33,13 +34,11 @@ const redis = await startPrivateRedis()
 const env = {
   DATABASE_URL: pg.urlOf('tiersync'),
   REDIS_URL: redis.url,
-  QUEUE_PREFIX: 'faults',
+  ...FAULT_ENV,
   ROLE: 'all',
   // The same port across restarts: the reseller keeps one URL.
   PORT: String(await freePort()),
   RATE_LIMIT_PER_MINUTE: '0',
-  WORKER_LOCK_MS: '1500',
-  RELAY_AFTER_SECONDS: '1',
 }
 let service = await startService(env)
 const url = service.url as string

@@ -11,7 +11,7 @@ import {
   printFigures,
   settledInbox,
 } from './mirror.js'
-import { createSource, startPrivateRedis, startService } from './services.js'
+import { createSource, FAULT_ENV, startPrivateRedis, startService } from './services.js'
 
 // The service (API and worker in one process) on a private redis-server, which is killed with
 // SIGKILL in the middle of the load and started again empty: nothing it held survives.
@@ -23,12 +23,10 @@ const redis = await startPrivateRedis()
 const service = await startService({
   DATABASE_URL: db.url,
   REDIS_URL: redis.url,
-  QUEUE_PREFIX: 'faults',
+  ...FAULT_ENV,
   ROLE: 'all',
   // A limit that is never reached but consults Redis on every delivery (it must fail open).
   RATE_LIMIT_PER_MINUTE: '1000000',
-  WORKER_LOCK_MS: '1500',
-  RELAY_AFTER_SECONDS: '1',
 })
 const url = service.url as string
 const source = await createSource(url)

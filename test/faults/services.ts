@@ -155,6 +155,12 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   return { adminUrl: urlOf('postgres'), urlOf, crash, start }
 }
 
+/**
+ * Settings every scenario's service shares: its own queue prefix, and short recovery times so a
+ * killed process's jobs (lock) and unqueued rows (relay) come back within the scenario.
+ */
+export const FAULT_ENV = { QUEUE_PREFIX: 'faults', WORKER_LOCK_MS: '1500', RELAY_AFTER_SECONDS: '1' }
+
 export const ADMIN_KEY = 'tsk_faults_admin_key_0123456789abcdef'
 
 export type Service = { proc: Proc; url: string | undefined; stop(): Promise<void>; kill(): Promise<void> }

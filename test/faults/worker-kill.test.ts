@@ -10,7 +10,7 @@ import {
   printFigures,
   settledInbox,
 } from './mirror.js'
-import { createSource, startPrivateRedis, startService } from './services.js'
+import { createSource, FAULT_ENV, startPrivateRedis, startService } from './services.js'
 
 // The API and the worker as separate processes (src/main.ts); the worker is killed with SIGKILL
 // while it drains, then started again. FAULTS_N=20000 for the full run.
@@ -22,12 +22,9 @@ const redis = await startPrivateRedis()
 const env = {
   DATABASE_URL: db.url,
   REDIS_URL: redis.url,
-  QUEUE_PREFIX: 'faults',
+  ...FAULT_ENV,
   RATE_LIMIT_PER_MINUTE: '0',
   WORKER_CONCURRENCY: '8',
-  // A job held by the killed worker is handed to the next one after this long.
-  WORKER_LOCK_MS: '1500',
-  RELAY_AFTER_SECONDS: '1',
 }
 const api = await startService({ ...env, ROLE: 'api' })
 const url = api.url as string

@@ -81,6 +81,19 @@ async function allPages(path: string, key = keys.admin): Promise<{ ids: string[]
   return { ids, pages }
 }
 
+/** Each route: 401 without or with a bad key; viewer and billing read, and get 403 on writes. */
+async function checkAuth(routes: [string, string, unknown?][]) {
+  for (const [method, path, body] of routes) {
+    await fails(await call(method, path, { key: null, body }), 401, 'unauthorized')
+    await fails(await call(method, path, { key: 'tsk_not-a-key', body }), 401, 'unauthorized')
+    for (const key of [keys.viewer, keys.billing]) {
+      const res = await call(method, path, { key, body })
+      if (method === 'GET') expect(res.status).toBe(200)
+      else await fails(res, 403, 'forbidden')
+    }
+  }
+}
+
 describe('contacts', () => {
   it('creates, reads, lists, changes and deletes a contact', async () => {
     const accountId = await newAccount()
@@ -209,15 +222,7 @@ describe('contacts', () => {
       ['PATCH', `/v1/contacts/${c.id}`, { name: 'B' }],
       ['DELETE', `/v1/contacts/${c.id}`],
     ]
-    for (const [method, path, body] of routes) {
-      await fails(await call(method, path, { key: null, body }), 401, 'unauthorized')
-      await fails(await call(method, path, { key: 'tsk_not-a-key', body }), 401, 'unauthorized')
-      for (const key of [keys.viewer, keys.billing]) {
-        const res = await call(method, path, { key, body })
-        if (method === 'GET') expect(res.status).toBe(200)
-        else await fails(res, 403, 'forbidden')
-      }
-    }
+    await checkAuth(routes)
     expect(await ok(await call('GET', `/v1/contacts/${c.id}`))).toMatchObject({ name: 'A' })
   })
 
@@ -622,15 +627,7 @@ describe('activities', () => {
       ['PATCH', `/v1/activities/${a.id}`, { status: 'done' }],
       ['DELETE', `/v1/activities/${a.id}`],
     ]
-    for (const [method, path, body] of routes) {
-      await fails(await call(method, path, { key: null, body }), 401, 'unauthorized')
-      await fails(await call(method, path, { key: 'tsk_not-a-key', body }), 401, 'unauthorized')
-      for (const key of [keys.viewer, keys.billing]) {
-        const res = await call(method, path, { key, body })
-        if (method === 'GET') expect(res.status).toBe(200)
-        else await fails(res, 403, 'forbidden')
-      }
-    }
+    await checkAuth(routes)
     expect(await ok(await call('GET', `/v1/activities/${a.id}`))).toMatchObject({ status: 'open' })
     expect(await t.db.sql`select 1 from activities where account_id = ${accountId}`).toHaveLength(1)
   })

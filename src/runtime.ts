@@ -22,8 +22,8 @@ import { createEventWorker } from './queue/worker.js'
 import { createReconcileWorker, syncReconcileSchedules } from './reconcile/schedule.js'
 import { createSourceCache } from './sources/cache.js'
 import { createSecretBox } from './sources/secret-box.js'
-import { fetchForEvent } from './sync/fetch.js'
-import { handleEvent } from './sync/handler.js'
+import { fetchForEvents } from './sync/fetch.js'
+import { handleEvents } from './sync/handler.js'
 
 export type Running = {
   deps: Deps
@@ -99,10 +99,10 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       log,
       concurrency: config.WORKER_CONCURRENCY,
       lockMs: config.WORKER_LOCK_MS,
-      handle: handleEvent,
+      handle: handleEvents,
       metrics,
-      prepare: (inboxId) =>
-        fetchForEvent({ sql, box: deps.box, client: bss, log, now: () => deps.clock.now() }, inboxId),
+      prepare: (inboxIds) =>
+        fetchForEvents({ sql, box: deps.box, client: bss, log, now: () => deps.clock.now() }, inboxIds),
       enqueue: (refs) => enqueuer.enqueue(refs),
     })
     reconcileWorker = createReconcileWorker({

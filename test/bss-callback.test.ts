@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs'
 import type { Job } from 'bullmq'
 import { describe, expect, it } from 'vitest'
 import { processJob } from '../src/queue/worker.js'
-import { fetchForEvent } from '../src/sync/fetch.js'
-import { handleEvent } from '../src/sync/handler.js'
+import { fetchForEvents } from '../src/sync/fetch.js'
+import { handleEvents } from '../src/sync/handler.js'
 import { bearer, createSourceViaApi, createTestApp, signedHeaders, silentLog } from './helpers/app.js'
 import { startFakeBss } from './helpers/fake-bss.js'
 import { account, sender, settled, subscription } from './helpers/reseller.js'
@@ -15,7 +15,7 @@ import { eventually, startTestReconcileWorker, startTestWorker, testBssClient } 
 const t = await createTestApp()
 const bssServer = await startFakeBss()
 const client = testBssClient()
-startTestWorker(t, handleEvent, { bss: client })
+startTestWorker(t, handleEvents, { bss: client })
 startTestReconcileWorker(t, client)
 const admin = { ...bearer(t.adminKey), 'content-type': 'application/json' }
 
@@ -126,13 +126,20 @@ describe('partner-center thin notifications', () => {
       returning id::text`
     const inboxId = (row as { id: string }).id
     // The job's last attempt, as BullMQ would run it: it must not end the event.
-    const lastAttempt = { data: { inboxId }, attemptsMade: 7, opts: { attempts: 8 } } as unknown as Job
+    const lastAttempt = {
+      data: { inboxIds: [inboxId] },
+      attemptsMade: 7,
+      opts: { attempts: 8 },
+    } as unknown as Job
     const deps = {
       sql: t.db.sql,
-      handle: handleEvent,
+      handle: handleEvents,
       enqueue: () => {},
-      prepare: (id: string) =>
-        fetchForEvent({ sql: t.db.sql, box: t.deps.box, client, log: silentLog, now: () => new Date() }, id),
+      prepare: (ids: string[]) =>
+        fetchForEvents(
+          { sql: t.db.sql, box: t.deps.box, client, log: silentLog, now: () => new Date() },
+          ids,
+        ),
     }
     await expect(processJob(deps, lastAttempt)).rejects.toThrow(/BSS unavailable/)
     const stuck = await inboxRow(inboxId)
@@ -141,7 +148,7 @@ describe('partner-center thin notifications', () => {
 
     // The BSS recovers: the next attempt (the relay's, in production) applies it.
     bssServer.on(path, { json: { ...fixture('subscription.json'), id: sub, quantity: 3 } })
-    expect(await processJob(deps, lastAttempt)).toBe('applied')
+    expect(await processJob(deps, lastAttempt)).toEqual({ applied: 1 })
     expect((await inboxRow(inboxId))?.fetched).toMatchObject({ subscription: { id: sub, quantity: 3 } })
   })
 })

@@ -140,7 +140,7 @@ describe('found in review', () => {
     expect(queued).toBe(1)
     const [row] = await t.db.sql<{ generation: number }[]>`select generation from inbox where id = ${id}`
     expect(row?.generation).toBe(1)
-    expect(await t.deps.queues.events.getJob(eventJobId({ id, generation: 1 }))).toBeDefined()
+    expect(await t.deps.queues.events.getJob(eventJobId([{ id, generation: 1 }]))).toBeDefined()
     await settled(t)
     expect(await statusOf(t, id)).toBe('applied')
   })

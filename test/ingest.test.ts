@@ -68,8 +68,8 @@ describe.each(Object.keys(transports) as (keyof typeof transports)[])(
         status: 'received',
       })
       await t.drain()
-      const job = await t.deps.queues.events.getJob(eventJobId({ id: ack.id, generation: 0 }))
-      expect(job?.data).toEqual({ inboxId: ack.id })
+      const job = await t.deps.queues.events.getJob(eventJobId([{ id: ack.id, generation: 0 }]))
+      expect(job?.data).toEqual({ inboxIds: [ack.id] })
       const [queued] = await t.db.sql`select enqueued_at from inbox where id = ${ack.id}`
       expect(queued?.enqueued_at).toBeInstanceOf(Date)
     })

@@ -1,7 +1,7 @@
 import { UnrecoverableError } from 'bullmq'
 import { describe, expect, it } from 'vitest'
 import { insertBatch } from '../src/inbox/inbox-writer.js'
-import type { EventHandler } from '../src/queue/worker.js'
+import { oneByOne } from '../src/queue/worker.js'
 import { createSourceViaApi, createTestApp, pingEvent, signedHeaders } from './helpers/app.js'
 import { eventually, startTestWorker } from './helpers/worker.js'
 
@@ -10,7 +10,7 @@ const source = await createSourceViaApi(t)
 
 // Scripted per event: the payload's `data.script` tells the handler how to behave.
 const calls = new Map<string, number>()
-const scripted: EventHandler = async (_tx, event) => {
+const scripted = oneByOne(async (_tx, event) => {
   const n = (calls.get(event.id) ?? 0) + 1
   calls.set(event.id, n)
   const script = (JSON.parse(event.body) as { data: { script?: string } }).data.script
@@ -18,7 +18,7 @@ const scripted: EventHandler = async (_tx, event) => {
   if (script === 'flaky' && n === 1) throw new Error('transient: deadlock detected')
   if (script === 'always-fails') throw new Error('transient forever')
   return { status: 'applied' }
-}
+})
 startTestWorker(t, scripted)
 
 async function send(data: Record<string, unknown>): Promise<string> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { JobsOptions } from 'bullmq'
 import { z } from 'zod'
 
@@ -5,10 +6,21 @@ import { z } from 'zod'
  * The job catalogue. Jobs carry ids only: the inbox row in Postgres is the system of record, and
  * a job that Redis loses is queued again by the relay from that row.
  */
+/**
+ * Applies a group of inbox rows (those committed together, a relay page, woken events): the
+ * worker claims the ones still unsettled and applies them in one transaction, each event still
+ * all-or-nothing. A retry of the job retries only the rows it left unsettled.
+ */
 export const ApplyEvent = {
   queue: 'events',
-  name: 'apply-event',
-  schema: z.object({ inboxId: z.string().regex(/^\d+$/) }),
+  name: 'apply-events',
+  /** Rows per job: one transaction, one advisory lock per object it touches (see sync/objects.ts). */
+  maxRows: 250,
+  schema: z.union([
+    z.object({ inboxIds: z.array(z.string().regex(/^\d+$/)).min(1).max(1000) }),
+    // Jobs queued by a release before batching, still in Redis during an upgrade.
+    z.object({ inboxId: z.string().regex(/^\d+$/) }).transform((d) => ({ inboxIds: [d.inboxId] })),
+  ]),
   options: {
     attempts: 8,
     backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
@@ -17,25 +29,38 @@ export const ApplyEvent = {
     removeOnFail: { age: 24 * 3600, count: 10_000 },
   } satisfies JobsOptions,
 } as const
-export type ApplyEventData = z.infer<typeof ApplyEvent.schema>
-
-/**
- * One job id per inbox row and generation (BullMQ refuses integer ids, hence the prefix): adding
- * the same row twice while its job exists is a no-op.
- */
-export function eventJobId(ref: EventRef): string {
-  return `inbox-${ref.id}-${ref.generation}`
-}
+export type ApplyEventData = { inboxIds: string[] }
 
 /** An inbox row as the queue knows it: its id and how many times it was queued anew. */
 export type EventRef = { id: string; generation: number }
 
-export function applyEventJob(ref: EventRef) {
-  return {
-    name: ApplyEvent.name,
-    data: { inboxId: ref.id } satisfies ApplyEventData,
-    opts: { ...ApplyEvent.options, jobId: eventJobId(ref) },
+/**
+ * The job id of a group of rows, each at its generation (BullMQ refuses integer ids, hence the
+ * prefix): adding the same group again while its job exists is a no-op, and any other group, or
+ * a row queued anew (a replay, a wake-up), gets a job of its own.
+ */
+export function eventJobId(refs: readonly EventRef[]): string {
+  const [first] = refs
+  if (!first) throw new Error('a job of no rows')
+  if (refs.length === 1) return `inbox-${first.id}-${first.generation}`
+  const digest = createHash('sha1')
+  for (const r of refs) digest.update(`${r.id}:${r.generation},`)
+  return `inbox-${first.id}-${first.generation}+${refs.length - 1}-${digest.digest('hex').slice(0, 16)}`
+}
+
+/** The jobs for some rows: in id order, at most `ApplyEvent.maxRows` a job. */
+export function applyEventJobs(refs: readonly EventRef[]) {
+  const sorted = [...refs].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1))
+  const jobs = []
+  for (let i = 0; i < sorted.length; i += ApplyEvent.maxRows) {
+    const group = sorted.slice(i, i + ApplyEvent.maxRows)
+    jobs.push({
+      name: ApplyEvent.name,
+      data: { inboxIds: group.map((r) => r.id) } satisfies ApplyEventData,
+      opts: { ...ApplyEvent.options, jobId: eventJobId(group) },
+    })
   }
+  return jobs
 }
 
 /** An invoice run (created by the API or the monthly scheduler); the run row holds its report. */

@@ -4,7 +4,7 @@ import { withTimeout } from '../async.js'
 import type { Logger } from '../log.js'
 import {
   ApplyEvent,
-  applyEventJob,
+  applyEventJobs,
   type EventRef,
   InvoiceRun,
   type InvoiceRunData,
@@ -18,7 +18,7 @@ export type Queues = {
   /** The fail-fast producer connection the queues share. */
   connection: Redis
   prefix: string
-  /** Queues one job per inbox row; resolves once Redis has them all (jobs already there are no-ops). */
+  /** Queues the rows (a job per group of them); resolves once Redis has them (jobs already there are no-ops). */
   enqueueEvents(refs: readonly EventRef[]): Promise<void>
   enqueueInvoiceRun(runId: string, requestId?: string): Promise<void>
   close(): Promise<void>
@@ -42,7 +42,7 @@ export function createQueues(connection: Redis, prefix: string, log: Logger): Qu
     prefix,
     async enqueueEvents(refs) {
       if (refs.length === 0) return
-      await withTimeout(events.addBulk(refs.map(applyEventJob)), 5000, 'redis addBulk')
+      await withTimeout(events.addBulk(applyEventJobs(refs)), 5000, 'redis addBulk')
     },
     async enqueueInvoiceRun(runId, requestId) {
       await withTimeout(

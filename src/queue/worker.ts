@@ -1,5 +1,6 @@
 import { type Job, UnrecoverableError, Worker } from 'bullmq'
 import type { Redis } from 'ioredis'
+import postgres from 'postgres'
 import { jsonParam, type Sql, type Tx } from '../db/client.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
@@ -11,6 +12,7 @@ export type ClaimedEvent = {
   webhook_id: string
   event_type: string
   body: string
+  /** Tries before this one. */
   attempts: number
   origin: 'webhook' | 'reconcile'
   /** Thin notifications: what the BSS answered, by request key (see src/sync/fetch.ts). */
@@ -21,21 +23,45 @@ export type ClaimedEvent = {
   request_id: string | null
 }
 
-/** How a handler settles an event (besides `failed`, which is thrown). */
+/** How an event settled (besides failing). */
 export type Settled = {
   status: 'applied' | 'stale' | 'waiting' | 'ignored_unpaid'
   details?: unknown
   /** With `waiting`: the object of the same source the event is parked on. */
   waitingFor?: { kind: 'account' | 'subscription'; id: string }
-  /** Parked events this one woke up: queued once the transaction has committed. */
-  wake?: EventRef[]
+}
+
+/** One event's outcome: settled, or the error that stopped it, in which case none of it is kept. */
+export type Outcome = Settled | { error: unknown }
+
+export type Handled = {
+  /** One per event, in the order given. */
+  outcomes: Outcome[]
+  /** Parked events the batch woke up: queued once the transaction has committed. */
+  wake: EventRef[]
 }
 
 /**
- * Applies one claimed event inside `tx`, the same transaction that records its status: a crash at
- * any point leaves all or nothing. Throw `UnrecoverableError` for a payload that can never apply.
+ * Applies claimed events inside `tx`, the transaction that then records their statuses, each
+ * event all-or-nothing. An error outcome is an event's own (`UnrecoverableError`: it can never
+ * apply); throwing rolls the whole batch back, and the worker splits it to isolate the cause.
  */
-export type EventHandler = (tx: Tx, event: ClaimedEvent) => Promise<Settled>
+export type EventHandler = (tx: Tx, events: ClaimedEvent[]) => Promise<Handled>
+
+/** A handler of one event at a time, each in a savepoint of its own. */
+export function oneByOne(handle: (tx: Tx, event: ClaimedEvent) => Promise<Settled>): EventHandler {
+  return async (tx, events) => {
+    const outcomes: Outcome[] = []
+    for (const event of events) {
+      try {
+        outcomes.push(await tx.savepoint((sp) => handle(sp, event)))
+      } catch (error) {
+        outcomes.push({ error })
+      }
+    }
+    return { outcomes, wake: [] }
+  }
+}
 
 export type EventWorkerDeps = {
   sql: Sql
@@ -48,8 +74,11 @@ export type EventWorkerDeps = {
   /** BullMQ lock duration; a crashed worker's jobs are picked up again after it. */
   lockMs?: number
   handle: EventHandler
-  /** A step before the apply transaction (the BSS fetch of thin notifications). */
-  prepare?: (inboxId: string) => Promise<void>
+  /**
+   * A step before the apply transaction (the BSS fetch of thin notifications): the rows it could
+   * not prepare, with the reason, are left out of the batch.
+   */
+  prepare?: (inboxIds: string[]) => Promise<Map<string, unknown>>
   metrics?: Metrics
 }
 
@@ -69,61 +98,179 @@ export function createEventWorker(deps: EventWorkerDeps): Worker {
   return worker
 }
 
-export async function processJob(
-  deps: Pick<EventWorkerDeps, 'sql' | 'handle' | 'enqueue' | 'prepare' | 'metrics'> & { log?: Logger },
-  job: Job,
-): Promise<string> {
+type ProcessDeps = Pick<EventWorkerDeps, 'sql' | 'handle' | 'enqueue' | 'prepare' | 'metrics'> & {
+  log?: Logger
+}
+
+/** What a job did: settled events by status, and the errors of those it did not settle. */
+type Report = { counts: Record<string, number>; retry: unknown[]; failed: unknown[] }
+
+/**
+ * Applies a job's rows that are still unsettled, all in one transaction. If the batch fails as a
+ * whole (the database refused one event's data), it is split in halves until the event at fault
+ * is alone: it fails with the reason, the others apply. Rows left to retry make the job throw,
+ * and BullMQ's retry tries those again (settled rows are skipped).
+ */
+export async function processJob(deps: ProcessDeps, job: Job): Promise<Record<string, number>> {
   const parsed = ApplyEvent.schema.safeParse(job.data)
   if (!parsed.success) throw new UnrecoverableError('malformed job data')
-  const { inboxId } = parsed.data
+  const ids = parsed.data.inboxIds
+  const lastTry = job.attemptsMade + 1 >= (job.opts.attempts ?? 1)
+  const unprepared = (await deps.prepare?.(ids)) ?? new Map<string, unknown>()
+  const report: Report = { counts: {}, retry: [], failed: [] }
+  await applyGroup(deps, ids, { unprepared, lastTry }, report)
+  const reason = (errors: unknown[]) =>
+    `${errors.length} of ${ids.length} events: ${errors[0] instanceof Error ? errors[0].message : String(errors[0])}`
+  if (report.retry.length > 0) throw new Error(`will be retried, ${reason(report.retry)}`)
+  if (report.failed.length > 0) throw new UnrecoverableError(`failed, ${reason(report.failed)}`)
+  return report.counts
+}
+
+type GroupOptions = { unprepared: Map<string, unknown>; lastTry: boolean }
+
+async function applyGroup(
+  deps: ProcessDeps,
+  ids: string[],
+  opts: GroupOptions,
+  report: Report,
+): Promise<void> {
+  let settled: { rows: SettleRow[]; wake: EventRef[] } | undefined
   try {
-    await deps.prepare?.(inboxId)
-    const settled = await deps.sql.begin(async (tx) => {
-      // The row lock makes a second job for the same row (relay re-add, stalled retry) wait, then skip.
-      const [event]: [ClaimedEvent?] = await tx`
-        update inbox set status = 'processing', attempts = attempts + 1
-        where id = ${inboxId} and status in ('received', 'processing')
-        returning id, source_id, webhook_id, event_type, body, attempts, origin, fetched, fetched_at, received_at, request_id`
-      if (!event) return undefined
-      const settled = await deps.handle(tx, event)
-      deps.log?.debug(
-        {
-          request_id: event.request_id,
-          inbox_id: event.id,
-          source_id: event.source_id,
-          status: settled.status,
-        },
-        'event settled',
-      )
-      await tx`
-        update inbox set status = ${settled.status}, processed_at = now(), error = null,
-          error_details = ${settled.details === undefined ? null : jsonParam(tx, settled.details)},
-          waiting_for_kind = ${settled.waitingFor?.kind ?? null}, waiting_for_id = ${settled.waitingFor?.id ?? null}
-        where id = ${inboxId}`
-      return settled
+    settled = await deps.sql.begin(async (tx) => {
+      const claimed = await claim(tx, ids)
+      const ready = claimed.filter((e) => !opts.unprepared.has(e.id))
+      const handled = ready.length > 0 ? await deps.handle(tx, ready) : { outcomes: [], wake: [] }
+      const rows = [
+        ...ready.map((e, i) => settleRow(e, handled.outcomes[i] ?? { error: new Error('no outcome') }, opts)),
+        ...claimed
+          .filter((e) => opts.unprepared.has(e.id))
+          .map((e) => settleRow(e, { error: opts.unprepared.get(e.id) }, opts)),
+      ]
+      await settle(tx, rows)
+      return { rows, wake: handled.wake }
     })
-    if (!settled) return 'settled-already'
-    deps.metrics?.events.inc({ outcome: settled.status })
-    if (settled.wake?.length) deps.enqueue(settled.wake)
-    return settled.status
   } catch (err) {
-    // A retry-forever error (the BSS is down) never fails the event: the relay brings it back.
-    const forever = (err as { retryForever?: boolean }).retryForever === true
-    const final =
-      !forever && (err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1))
-    await recordFailure(deps.sql, inboxId, err, final)
+    if (ids.length > 1 && !unavailable(err)) {
+      const half = Math.ceil(ids.length / 2)
+      await applyGroup(deps, ids.slice(0, half), opts, report)
+      await applyGroup(deps, ids.slice(half), opts, report)
+      return
+    }
+    if (ids.length > 1) throw err // Postgres is unreachable: the job's retry brings them all back
+    const id = ids[0] as string
+    const final = isFinal(err, opts.lastTry)
+    await recordFailure(deps.sql, id, err, final)
+    ;(final ? report.failed : report.retry).push(err)
     deps.metrics?.events.inc({ outcome: final ? 'failed' : 'retry' })
     deps.log?.warn(
-      {
-        inbox_id: inboxId,
-        request_id: await requestIdOf(deps.sql, inboxId),
-        final,
-        err: (err as Error).message,
-      },
+      { inbox_id: id, request_id: await requestIdOf(deps.sql, id), final, err: (err as Error).message },
       final ? 'event failed' : 'event will be retried',
     )
-    throw err
+    return
   }
+  for (const row of settled.rows) {
+    const outcome = row.error === null ? row.status : row.status === 'failed' ? 'failed' : 'retry'
+    report.counts[row.status] = (report.counts[row.status] ?? 0) + 1
+    if (row.cause !== undefined) (row.status === 'failed' ? report.failed : report.retry).push(row.cause)
+    deps.metrics?.events.inc({ outcome })
+    if (row.error === null) {
+      deps.log?.debug(
+        { request_id: row.request_id, inbox_id: row.id, source_id: row.source_id, status: row.status },
+        'event settled',
+      )
+    } else {
+      deps.log?.warn(
+        { inbox_id: row.id, request_id: row.request_id, final: row.status === 'failed', err: row.error },
+        row.status === 'failed' ? 'event failed' : 'event will be retried',
+      )
+    }
+  }
+  if (settled.wake.length > 0) deps.enqueue(settled.wake)
+}
+
+/**
+ * Locks the job's rows that are still unsettled, in id order. A row another transaction holds (a
+ * second job for the same row: a relay re-add, a stalled retry) is waited for, then skipped if
+ * that one settled it.
+ */
+async function claim(tx: Tx, ids: readonly string[]): Promise<ClaimedEvent[]> {
+  return tx<ClaimedEvent[]>`
+    select id::text, source_id, webhook_id, event_type, body, attempts, origin, fetched, fetched_at, received_at,
+      request_id
+    from inbox
+    where id = any(${ids}::bigint[]) and status in ('received', 'processing')
+    order by id
+    for update`
+}
+
+type SettleRow = {
+  id: string
+  source_id: string
+  request_id: string | null
+  /** `processing` for an event to retry. */
+  status: Settled['status'] | 'failed' | 'processing'
+  error: string | null
+  error_details: unknown
+  waiting_for_kind: string | null
+  waiting_for_id: string | null
+  cause?: unknown
+}
+
+function settleRow(event: ClaimedEvent, outcome: Outcome, opts: { lastTry: boolean }): SettleRow {
+  const base = { id: event.id, source_id: event.source_id, request_id: event.request_id }
+  if ('error' in outcome) {
+    const err = outcome.error
+    return {
+      ...base,
+      status: isFinal(err, opts.lastTry) ? 'failed' : 'processing',
+      error: (err instanceof Error ? err.message : String(err)).slice(0, 2000),
+      error_details: (err as { details?: unknown } | undefined)?.details ?? null,
+      waiting_for_kind: null,
+      waiting_for_id: null,
+      cause: err,
+    }
+  }
+  return {
+    ...base,
+    status: outcome.status,
+    error: null,
+    error_details: outcome.details ?? null,
+    waiting_for_kind: outcome.waitingFor?.kind ?? null,
+    waiting_for_id: outcome.waitingFor?.id ?? null,
+  }
+}
+
+/** Every claimed row's new status, in one statement: Postgres, not Redis, is the record. */
+async function settle(tx: Tx, rows: readonly SettleRow[]): Promise<void> {
+  if (rows.length === 0) return
+  const values = rows.map(({ id, status, error, error_details, waiting_for_kind, waiting_for_id }) => ({
+    id,
+    status,
+    error,
+    error_details,
+    waiting_for_kind,
+    waiting_for_id,
+  }))
+  await tx`
+    update inbox i set status = x.status, attempts = i.attempts + 1,
+      processed_at = case when x.status = 'processing' then i.processed_at else now() end,
+      error = x.error, error_details = x.error_details,
+      waiting_for_kind = x.waiting_for_kind, waiting_for_id = x.waiting_for_id
+    from json_to_recordset(${jsonParam(tx, values)}::json) as x(id bigint, status text, error text,
+      error_details jsonb, waiting_for_kind text, waiting_for_id text)
+    where i.id = x.id`
+}
+
+/** A retry-forever error (the BSS is down) never fails the event: the relay brings it back. */
+function isFinal(err: unknown, lastTry: boolean): boolean {
+  if ((err as { retryForever?: boolean } | undefined)?.retryForever === true) return false
+  return err instanceof UnrecoverableError || lastTry
+}
+
+/** Postgres unreachable, shutting down or out of resources: no batch of any size would do better. */
+function unavailable(err: unknown): boolean {
+  if (err instanceof postgres.PostgresError) return /^(08|53|57)/.test(err.code)
+  return typeof (err as { code?: unknown } | undefined)?.code === 'string'
 }
 
 async function requestIdOf(sql: Sql, inboxId: string): Promise<string | null> {
@@ -134,7 +281,7 @@ async function requestIdOf(sql: Sql, inboxId: string): Promise<string | null> {
 }
 
 /**
- * Postgres, not Redis, is the record: the reason is written there, with `failed` when no retry is
+ * The reason of an event whose transaction failed, written on its own: `failed` when no retry is
  * left, else `processing` (picked up, not settled; the job retries with backoff).
  */
 async function recordFailure(sql: Sql, inboxId: string, err: unknown, final: boolean): Promise<void> {

@@ -1,12 +1,10 @@
-import type { Tx } from '../db/client.js'
-import type { EventRef } from '../queue/jobs.js'
+import type { SyncBatch } from './batch.js'
 
-/** What one event's apply steps share: its transaction, its source and tenant, and whom to wake. */
+/** What one event's apply steps share: the batch's objects, its source and tenant, its inbox row. */
 export type ApplyContext = {
-  tx: Tx
+  batch: SyncBatch
   sourceId: string
   /** The tenant reseller account the source belongs to: the root of everything it writes. */
   tenantId: string
   inboxId: string
-  wake: EventRef[]
 }

@@ -23,27 +23,49 @@ const REFUSAL_TRIES = 3
 
 export type FetchDeps = { sql: Sql; box: SecretBox; client: BssClient; log: Logger; now: () => Date }
 
+type Candidate = {
+  id: string
+  source_id: string
+  body: string
+  format: SourceFormat
+  mapping: MappingConfig | null
+  attempts: number
+}
+
+/** Fetches at a time, for one job. */
+const PARALLEL = 8
+
 /**
- * The first step of applying a thin notification, outside the apply transaction: GET what its
- * mapper asks for from the source's BSS API and keep the answers on the inbox row. Done once:
- * a retried apply reads the stored answers (a replay clears them, to read the BSS anew).
+ * The first step of applying thin notifications, outside the apply transaction: for each row of
+ * a job that needs it, GET what its mapper asks for from the source's BSS API and keep the
+ * answers on the inbox row. Done once: a retried apply reads the stored answers (a replay clears
+ * them, to read the BSS anew). Returns the rows that could not be fetched, with the reason.
  */
-export async function fetchForEvent(deps: FetchDeps, inboxId: string): Promise<void> {
-  const [row]: [
-    | {
-        source_id: string
-        body: string
-        origin: string
-        format: SourceFormat
-        mapping: MappingConfig | null
-        attempts: number
-      }
-    | undefined,
-  ] = await deps.sql`
-    select i.source_id, i.body, i.origin, s.format, s.mapping, i.attempts
+export async function fetchForEvents(
+  deps: FetchDeps,
+  inboxIds: readonly string[],
+): Promise<Map<string, unknown>> {
+  // Only sources whose format can fetch; a batch of full-state events costs one query.
+  const rows = await deps.sql<Candidate[]>`
+    select i.id::text, i.source_id, i.body, s.format, s.mapping, i.attempts
     from inbox i join sources s on s.id = i.source_id
-    where i.id = ${inboxId} and i.status in ('received', 'processing') and i.fetched is null`
-  if (row?.origin !== 'webhook') return
+    where i.id = any(${inboxIds}::bigint[]) and i.status in ('received', 'processing') and i.fetched is null
+      and i.origin = 'webhook' and s.format <> 'canonical'
+    order by i.id`
+  const errors = new Map<string, unknown>()
+  for (let i = 0; i < rows.length; i += PARALLEL) {
+    await Promise.all(
+      rows.slice(i, i + PARALLEL).map((row) =>
+        fetchForEvent(deps, row).catch((err: unknown) => {
+          errors.set(row.id, err)
+        }),
+      ),
+    )
+  }
+  return errors
+}
+
+async function fetchForEvent(deps: FetchDeps, row: Candidate): Promise<void> {
   const mapper = mapperFor(row)
   if (!mapper.fetches) return
   let payload: unknown
@@ -70,7 +92,7 @@ export async function fetchForEvent(deps: FetchDeps, inboxId: string): Promise<v
         throw new UnrecoverableError(message)
       }
       if (err instanceof BssUnavailable) {
-        deps.log.warn({ inboxId, path: r.path, err: err.message }, 'BSS fetch failed; will retry')
+        deps.log.warn({ inboxId: row.id, path: r.path, err: err.message }, 'BSS fetch failed; will retry')
         throw new FetchPending(`BSS unavailable for GET ${r.path}: ${err.message}`)
       }
       throw err
@@ -78,5 +100,5 @@ export async function fetchForEvent(deps: FetchDeps, inboxId: string): Promise<v
   }
   await deps.sql`
     update inbox set fetched = ${jsonParam(deps.sql, fetched)}, fetched_at = ${deps.now()}
-    where id = ${inboxId} and fetched is null`
+    where id = ${row.id} and fetched is null`
 }

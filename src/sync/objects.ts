@@ -1,50 +1,58 @@
 import type { Tx } from '../db/client.js'
 import type { Operation } from '../mappers/operations.js'
-import type { EventRef } from '../queue/jobs.js'
 
 export type ObjectKind = 'account' | 'subscription'
 
-/** The objects an operation reads or writes, as (kind, external id) of its source. */
-export function objectsOf(op: Operation): [ObjectKind, string][] {
+/** An object of a source, as its BSS names it. */
+export type ObjectRef = { sourceId: string; kind: ObjectKind; externalId: string }
+
+/** What an operation does to an object: writes it, or only reads it (its account, its parent). */
+export type ObjectUse = ObjectRef & { writes: boolean }
+
+/** The objects an operation reads or writes. */
+export function objectsOf(sourceId: string, op: Operation): ObjectUse[] {
+  const use = (kind: ObjectKind, externalId: string, writes: boolean) => ({
+    sourceId,
+    kind,
+    externalId,
+    writes,
+  })
   if (op.kind === 'account') {
-    if (op.action === 'close') return [['account', op.id]]
-    return op.state.parent_id === null
-      ? [['account', op.state.id]]
-      : [
-          ['account', op.state.id],
-          ['account', op.state.parent_id],
-        ]
+    if (op.action === 'close') return [use('account', op.id, true)]
+    const own = use('account', op.state.id, true)
+    return op.state.parent_id === null ? [own] : [own, use('account', op.state.parent_id, false)]
   }
-  const keys: [ObjectKind, string][] = [
-    ['subscription', op.state.id],
-    ['account', op.state.account_id],
-  ]
-  if (op.state.parent_subscription_id !== null) keys.push(['subscription', op.state.parent_subscription_id])
-  return keys
+  const uses = [use('subscription', op.state.id, true), use('account', op.state.account_id, false)]
+  if (op.state.parent_subscription_id !== null)
+    uses.push(use('subscription', op.state.parent_subscription_id, false))
+  return uses
 }
 
 /**
- * One advisory lock per object, all taken up front in a fixed order so two events never wait on
- * each other. Holding the lock of an object we wait for closes the lost-wake-up race: its
- * creator either committed before we look, or finds our parked row when it wakes waiters.
+ * One advisory lock per object, all taken in one statement in a fixed order (of the lock keys)
+ * so two batches never wait on each other in a cycle: exclusive for the objects written, shared
+ * for those only read, so events under one account do not queue behind each other. Holding the
+ * lock of an object we wait for closes the lost-wake-up race: its creator (exclusive) either
+ * committed before we looked, or finds our parked row when it wakes waiters.
  */
-export async function lockObjects(tx: Tx, sourceId: string, objects: [ObjectKind, string][]): Promise<void> {
-  const keys = [...new Set(objects.map(([kind, id]) => `${sourceId}:${kind}:${id}`))].sort()
-  if (keys.length === 0) return
-  await tx`select pg_advisory_xact_lock(hashtextextended(k, 0)) from unnest(${tx.array(keys)}::text[]) with ordinality as t(k, n) order by n`
-}
-
-/** Requeues every event parked on this object; returns them for the worker to enqueue after commit. */
-export async function wakeWaiters(
-  tx: Tx,
-  sourceId: string,
-  kind: ObjectKind,
-  externalId: string,
-): Promise<EventRef[]> {
-  return tx<EventRef[]>`
-    update inbox set status = 'received', generation = generation + 1, enqueued_at = null,
-      waiting_for_kind = null, waiting_for_id = null
-    where status = 'waiting' and source_id = ${sourceId}
-      and waiting_for_kind = ${kind} and waiting_for_id = ${externalId}
-    returning id, generation`
+export async function lockObjects(tx: Tx, uses: readonly ObjectUse[]): Promise<void> {
+  if (uses.length === 0) return
+  const modes = new Map<string, boolean>()
+  for (const u of uses) {
+    const k = `${u.sourceId}:${u.kind}:${u.externalId}`
+    modes.set(k, (modes.get(k) ?? false) || u.writes)
+  }
+  const keys = (writes: boolean) => [...modes].filter(([, w]) => w === writes).map(([k]) => k)
+  await tx`
+    select case when w then pg_advisory_xact_lock(h) else pg_advisory_xact_lock_shared(h) end
+    from (
+      select hashtextextended(k, 0) as h, bool_or(w) as w
+      from (
+        select k, true as w from unnest(${keys(true)}::text[]) as k
+        union all
+        select k, false from unnest(${keys(false)}::text[]) as k
+      ) u
+      group by 1
+    ) locks
+    order by h`
 }

@@ -4,7 +4,7 @@ import type { Job } from 'bullmq'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { processJob } from '../../src/queue/worker.js'
 import { type Delivery, sendAll } from '../../src/sim/send.js'
-import { handleEvent } from '../../src/sync/handler.js'
+import { handleEvents } from '../../src/sync/handler.js'
 import { createSourceViaApi, createTestApp, signedHeaders } from '../helpers/app.js'
 import { startTestWorker } from '../helpers/worker.js'
 import {
@@ -56,8 +56,8 @@ beforeAll(async () => {
   const rows = await ref.db.sql<{ id: string }[]>`
     select id::text from inbox where source_id = ${source.id} order by inbox.id`
   for (const { id } of rows) {
-    const job = { data: { inboxId: id }, attemptsMade: 0, opts: { attempts: 1 } } as unknown as Job
-    await processJob({ sql: ref.db.sql, handle: handleEvent, enqueue: () => {} }, job)
+    const job = { data: { inboxIds: [id] }, attemptsMade: 0, opts: { attempts: 1 } } as unknown as Job
+    await processJob({ sql: ref.db.sql, handle: handleEvents, enqueue: () => {} }, job)
   }
   reference = await snapshot(ref.db.sql, source.id)
   // In order, nothing ever waits and nothing fails.

@@ -5,8 +5,8 @@ import { type BssClient, createBssClient } from '../../src/callback/client.js'
 import { createWorkerRedis } from '../../src/queue/redis.js'
 import { createEventWorker, type EventHandler } from '../../src/queue/worker.js'
 import { createReconcileWorker } from '../../src/reconcile/schedule.js'
-import { fetchForEvent } from '../../src/sync/fetch.js'
-import { handleEvent } from '../../src/sync/handler.js'
+import { fetchForEvents } from '../../src/sync/fetch.js'
+import { handleEvents } from '../../src/sync/handler.js'
 import { silentLog, type TestApp } from './app.js'
 import { REDIS_URL } from './env.js'
 
@@ -40,7 +40,7 @@ export function testBssClient(opts: Parameters<typeof createBssClient>[0] = {}):
  */
 export function startTestWorker(
   t: TestApp,
-  handle: EventHandler = handleEvent,
+  handle: EventHandler = handleEvents,
   opts: { bss?: BssClient } = {},
 ) {
   const { bss } = opts
@@ -54,10 +54,10 @@ export function startTestWorker(
       handle,
       metrics: t.deps.metrics,
       ...(bss && {
-        prepare: (inboxId: string) =>
-          fetchForEvent(
+        prepare: (inboxIds: string[]) =>
+          fetchForEvents(
             { sql: t.db.sql, box: t.deps.box, client: bss, log: silentLog, now: () => new Date() },
-            inboxId,
+            inboxIds,
           ),
       }),
       enqueue: (refs) => t.enqueue(refs),

@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest'
+import { insertBatch } from '../src/inbox/inbox-writer.js'
+import { ApplyEvent, applyEventJobs, type EventRef } from '../src/queue/jobs.js'
+import { createSourceViaApi, createTestApp } from './helpers/app.js'
+import { account, type CanonicalEvent, subscription } from './helpers/reseller.js'
+import { eventually, startTestWorker } from './helpers/worker.js'
+
+const t = await createTestApp({ env: { RATE_LIMIT_PER_MINUTE: '0' } })
+startTestWorker(t)
+
+let batchNo = 0
+/** Stores events in the inbox, in this order, and queues them as one job (one batch). */
+async function oneJob(items: { sourceId: string; event: CanonicalEvent }[]): Promise<EventRef[]> {
+  batchNo += 1
+  const written = await insertBatch(
+    t.db.sql,
+    items.map(({ sourceId, event }, i) => ({
+      sourceId,
+      webhookId: `batch_${batchNo}_${i}`,
+      eventType: event.type,
+      occurredAt: null,
+      objectId: null,
+      body: JSON.stringify(event),
+      requestId: null,
+    })),
+  )
+  const refs = written.map((w) => ({ id: w.id, generation: 0 }))
+  expect(applyEventJobs(refs)).toHaveLength(1)
+  await t.deps.queues.enqueueEvents(refs)
+  return refs
+}
+
+type Row = {
+  id: string
+  status: string
+  attempts: number
+  generation: number
+  error: string | null
+  body: string
+}
+async function settledRows(refs: EventRef[]): Promise<Row[]> {
+  const ids = refs.map((r) => r.id)
+  return eventually(async () => {
+    const rows = await t.db.sql<Row[]>`
+      select id::text, status, attempts, generation, error, body from inbox where id = any(${ids}::bigint[]) order by id`
+    return rows.every((r) => r.status !== 'received' && r.status !== 'processing') ? rows : undefined
+  })
+}
+
+describe('a job applies its rows as one batch, each event all-or-nothing', () => {
+  it('an event that needs an object a later event of the batch brings applies right after it, never parked', async () => {
+    const source = await createSourceViaApi(t)
+    const events = [
+      subscription('b1-addon', 'b1-acc', { parent_subscription_id: 'b1-base', quantity: 2 }, { seq: 1 }),
+      subscription('b1-base', 'b1-acc', { quantity: 5 }, { seq: 1 }),
+      account('b1-acc', { parent_id: 'b1-res' }, { seq: 1 }),
+      account('b1-res', { type: 'reseller' }, { seq: 1 }),
+    ]
+    const rows = await settledRows(await oneJob(events.map((event) => ({ sourceId: source.id, event }))))
+    expect(rows.map((r) => [r.status, r.attempts, r.generation])).toEqual(events.map(() => ['applied', 1, 0]))
+
+    const subs = await t.db.sql<
+      { external_id: string; quantity: number; account: string; parent: string | null }[]
+    >`
+      select s.external_id, s.quantity, a.external_id as account, p.external_id as parent
+      from subscriptions s join accounts a on a.id = s.account_id
+      left join subscriptions p on p.id = s.parent_subscription_id
+      where s.source_id = ${source.id} order by s.external_id`
+    expect(subs).toEqual([
+      { external_id: 'b1-addon', quantity: 2, account: 'b1-acc', parent: 'b1-base' },
+      { external_id: 'b1-base', quantity: 5, account: 'b1-acc', parent: null },
+    ])
+    const [tree] = await t.db.sql<{ parent: string }[]>`
+      select p.external_id as parent from accounts a join accounts p on p.id = a.parent_id
+      where a.source_id = ${source.id} and a.external_id = 'b1-acc'`
+    expect(tree?.parent).toBe('b1-res')
+    const [history] = await t.db.sql<{ n: number }[]>`
+      select count(*)::int as n from subscription_versions v join subscriptions s on s.id = v.subscription_id
+      where s.source_id = ${source.id}`
+    expect(history?.n).toBe(2)
+  })
+
+  it('an event whose object never comes in the batch stays parked; the others apply', async () => {
+    const source = await createSourceViaApi(t)
+    const rows = await settledRows(
+      await oneJob([
+        { sourceId: source.id, event: subscription('b2-sub', 'b2-missing', {}, { seq: 1 }) },
+        { sourceId: source.id, event: account('b2-acc', {}, { seq: 1 }) },
+      ]),
+    )
+    expect(rows.map((r) => r.status)).toEqual(['waiting', 'applied'])
+  })
+
+  it('the database refusing one event fails that event alone, with the reason; the rest of the batch applies', async () => {
+    const source = await createSourceViaApi(t)
+    const events = Array.from({ length: 9 }, (_, i) => account(`b3-${i}`, {}, { seq: 1 }))
+    // Valid JSON and a valid canonical event, but text Postgres cannot store.
+    events.splice(5, 0, account('b3-nul', { name: 'Broken\u0000Name' }, { seq: 1 }))
+    const rows = await settledRows(await oneJob(events.map((event) => ({ sourceId: source.id, event }))))
+    const failed = rows.filter((r) => r.status === 'failed')
+    expect(failed.map((r) => r.body.includes('b3-nul'))).toEqual([true])
+    expect(failed[0]?.error).toMatch(/unicode|\\u0000/i)
+    expect(rows.filter((r) => r.status === 'applied')).toHaveLength(9)
+    expect(rows.map((r) => r.attempts)).toEqual(events.map(() => 1))
+    const [count] = await t.db.sql<{ n: number }[]>`
+      select count(*)::int as n from accounts where source_id = ${source.id}`
+    expect(count?.n).toBe(9)
+  })
+
+  it('sources in one batch stay apart, even with the same external ids', async () => {
+    const [one, two] = [await createSourceViaApi(t), await createSourceViaApi(t)]
+    if (!one || !two) throw new Error('no source')
+    const rows = await settledRows(
+      await oneJob([
+        { sourceId: one.id, event: account('same-id', { name: 'In one' }, { seq: 1 }) },
+        { sourceId: two.id, event: account('same-id', { name: 'In two' }, { seq: 1 }) },
+        { sourceId: one.id, event: subscription('same-sub', 'same-id', { quantity: 1 }, { seq: 1 }) },
+        { sourceId: two.id, event: subscription('same-sub', 'same-id', { quantity: 2 }, { seq: 1 }) },
+      ]),
+    )
+    expect(rows.map((r) => r.status)).toEqual(['applied', 'applied', 'applied', 'applied'])
+    const subs = await t.db.sql<{ source_id: string; quantity: number; name: string; tenant_ok: boolean }[]>`
+      select s.source_id, s.quantity, a.name, s.tenant_id = a.tenant_id as tenant_ok
+      from subscriptions s join accounts a on a.id = s.account_id
+      where s.source_id in (${one.id}, ${two.id}) order by s.quantity`
+    expect(subs).toEqual([
+      { source_id: one.id, quantity: 1, name: 'In one', tenant_ok: true },
+      { source_id: two.id, quantity: 2, name: 'In two', tenant_ok: true },
+    ])
+  })
+
+  it('a close and the older updates in one batch, newest first, end as in order', async () => {
+    const source = await createSourceViaApi(t)
+    const rows = await settledRows(
+      await oneJob(
+        [
+          account('b5', {}, { seq: 3, type: 'account.deleted', at: '2026-11-03T00:00:00Z' }),
+          account('b5', { name: 'Renamed' }, { seq: 2, type: 'account.updated', at: '2026-11-02T00:00:00Z' }),
+          account('b5', { name: 'First' }, { seq: 1, at: '2026-11-01T00:00:00Z' }),
+        ].map((event) => ({ sourceId: source.id, event })),
+      ),
+    )
+    // The close waits for the account, which the update brings; the create comes last and is stale.
+    expect(rows.map((r) => [r.status, r.generation])).toEqual([
+      ['applied', 0],
+      ['applied', 0],
+      ['stale', 0],
+    ])
+    const [row] = await t.db.sql<{ name: string; status: string; version_sequence: string }[]>`
+      select name, status, version_sequence from accounts where source_id = ${source.id} and external_id = 'b5'`
+    expect(row).toEqual({ name: 'Renamed', status: 'closed', version_sequence: '3' })
+    const history = await t.db.sql<{ sequence: string; name: string; status: string }[]>`
+      select v.sequence, v.state->>'name' as name, v.state->>'status' as status
+      from account_versions v join accounts a on a.id = v.account_id
+      where a.source_id = ${source.id} order by v.sequence`
+    expect(history).toEqual([
+      { sequence: '1', name: 'First', status: 'active' },
+      { sequence: '2', name: 'Renamed', status: 'active' },
+      { sequence: '3', name: 'Renamed', status: 'closed' },
+    ])
+  })
+})
+
+describe('jobs of rows', () => {
+  const refs = (n: number, generation = 0) =>
+    Array.from({ length: n }, (_, i) => ({ id: String(1000 + i), generation }))
+
+  it(`groups rows in id order, at most ${ApplyEvent.maxRows} a job, with ids that name exactly their rows`, () => {
+    const jobs = applyEventJobs(refs(600).reverse())
+    expect(jobs.map((j) => j.data.inboxIds.length)).toEqual([250, 250, 100])
+    expect(jobs[0]?.data.inboxIds[0]).toBe('1000')
+    expect(new Set(jobs.map((j) => j.opts.jobId)).size).toBe(3)
+    // The same rows give the same jobs (re-adding is a no-op); a new generation gives new ones.
+    expect(applyEventJobs(refs(600)).map((j) => j.opts.jobId)).toEqual(jobs.map((j) => j.opts.jobId))
+    expect(applyEventJobs(refs(600, 1))[0]?.opts.jobId).not.toBe(jobs[0]?.opts.jobId)
+    expect(applyEventJobs(refs(1))[0]?.opts.jobId).toBe('inbox-1000-0')
+  })
+})

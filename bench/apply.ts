@@ -40,8 +40,9 @@ export async function benchApply(events: number, subscriptions: number): Promise
     const chunk = deliveries.slice(i, i + 5000)
     const bodies = chunk.map((d) => d.body)
     const rows = await sql<{ id: string; generation: number }[]>`
-      insert into inbox (source_id, webhook_id, event_type, occurred_at, object_id, body)
-      select ${source.id}, w, (b::jsonb)->>'type', ((b::jsonb)->>'occurred_at')::timestamptz, (b::jsonb)->'data'->>'id', b
+      insert into inbox (source_id, webhook_id, event_type, occurred_at, object_id, body, enqueued_at)
+      select ${source.id}, w, (b::jsonb)->>'type', ((b::jsonb)->>'occurred_at')::timestamptz, (b::jsonb)->'data'->>'id', b,
+        now()
       from unnest(${chunk.map((d) => d.webhookId)}::text[], ${bodies}::text[]) as x(w, b)
       returning id::text, generation`
     ids.push(...rows)
@@ -62,6 +63,9 @@ export async function benchApply(events: number, subscriptions: number): Promise
       LOG_LEVEL: 'info',
       SECRETS_KEY: secretsKey,
       QUEUE_PREFIX: prefix,
+      ...(process.env.BENCH_WORKER_CONCURRENCY && {
+        WORKER_CONCURRENCY: process.env.BENCH_WORKER_CONCURRENCY,
+      }),
     },
     /"msg":"worker (started)"/,
   )

@@ -24,7 +24,7 @@ const Env = z
     RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
     /** How long a rotated-out secret keeps verifying. */
     SECRET_GRACE_HOURS: z.coerce.number().positive().default(24),
-    WORKER_CONCURRENCY: z.coerce.number().int().positive().default(8),
+    WORKER_CONCURRENCY: z.coerce.number().int().positive().default(4),
     /** A job whose worker died is retried after this long (BullMQ lock duration and stalled check). */
     WORKER_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
     /** Seconds a committed inbox row may wait without a job before the relay queues it again. */

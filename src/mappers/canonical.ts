@@ -54,9 +54,20 @@ export function canonicalEnvelope(payload: unknown): EnvelopeResult {
 
 const AccountClose = z.object({ id: AccountState.shape.id })
 
+/**
+ * The envelope as the worker reads it: `data` is parsed in full right after (by the state of its
+ * kind), so here it only has to be an object, and is not copied key by key first.
+ */
+const MappedEnvelope = CanonicalEnvelope.extend({
+  data: z.custom<Record<string, unknown>>(
+    (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+    'Invalid input: expected object',
+  ),
+})
+
 /** The canonical format maps one event to one operation on the object it carries. */
 export function mapCanonical(payload: unknown): MapResult {
-  const envelope = CanonicalEnvelope.safeParse(payload)
+  const envelope = MappedEnvelope.safeParse(payload)
   if (!envelope.success) return invalid('envelope', envelope.error.issues)
   const { type, occurred_at, sequence, data } = envelope.data
   const version: Version = { sequence: sequence ?? null, occurredAt: new Date(occurred_at) }

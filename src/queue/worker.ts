@@ -256,7 +256,7 @@ async function settle(tx: Tx, rows: readonly SettleRow[]): Promise<void> {
       processed_at = case when x.status = 'processing' then i.processed_at else now() end,
       error = x.error, error_details = x.error_details,
       waiting_for_kind = x.waiting_for_kind, waiting_for_id = x.waiting_for_id
-    from json_to_recordset(${jsonParam(tx, values)}::json) as x(id bigint, status text, error text,
+    from jsonb_to_recordset(${jsonParam(tx, values)}::jsonb) as x(id bigint, status text, error text,
       error_details jsonb, waiting_for_kind text, waiting_for_id text)
     where i.id = x.id`
 }

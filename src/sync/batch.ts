@@ -235,12 +235,9 @@ export class SyncBatch {
           select * from found`,
       subscriptions.length === 0
         ? []
-        : tx<SubscriptionRow[]>`
-          select s.id, s.source_id, s.external_id, s.tenant_id, s.account_id, s.parent_subscription_id, s.sku,
-            s.product_name, s.status, s.raw_status, s.quantity, s.billing_cycle, s.term,
-            to_char(s.start_date, 'YYYY-MM-DD') as start_date, to_char(s.end_date, 'YYYY-MM-DD') as end_date,
-            to_char(s.activation_date, 'YYYY-MM-DD') as activation_date, s.auto_renew, s.characteristics,
-            s.version_key, s.version_sequence, s.version_occurred_at, s.last_inbox_id
+        : // Only what the rules read: an update always writes the whole new state.
+          tx<SubscriptionRow[]>`
+          select s.id, s.source_id, s.external_id, s.tenant_id, s.version_key, s.version_sequence, s.version_occurred_at
           from subscriptions s
           join unnest(${subscriptions.map((o) => o.sourceId)}::uuid[], ${subscriptions.map((o) => o.externalId)}::text[])
             as w(source_id, external_id) on s.source_id = w.source_id and s.external_id = w.external_id`,
@@ -284,7 +281,7 @@ export class SyncBatch {
           billing_address, status, closed_at, version_key, version_sequence, version_occurred_at)
         select id, type, tenant_id, parent_id, source_id, external_id, name, number, email,
           billing_address, status, closed_at, version_key, version_sequence, version_occurred_at
-        from rows from (json_to_recordset(${json(parentsFirst(this.newAccounts, (a) => a.parent_id))}::json) as (
+        from rows from (jsonb_to_recordset(${json(parentsFirst(this.newAccounts, (a) => a.parent_id))}::jsonb) as (
           id uuid, type text, tenant_id uuid, parent_id uuid, source_id uuid, external_id text, name text,
           number text, email text, billing_address jsonb, status text, closed_at timestamptz, version_key text,
           version_sequence bigint, version_occurred_at timestamptz)) with ordinality as x
@@ -297,7 +294,7 @@ export class SyncBatch {
           email = x.email, billing_address = x.billing_address, status = x.status, closed_at = x.closed_at,
           version_key = x.version_key, version_sequence = x.version_sequence,
           version_occurred_at = x.version_occurred_at, updated_at = now()
-        from json_to_recordset(${json(changedAccounts)}::json) as x(id uuid, type text, parent_id uuid, name text,
+        from jsonb_to_recordset(${json(changedAccounts)}::jsonb) as x(id uuid, type text, parent_id uuid, name text,
           number text, email text, billing_address jsonb, status text, closed_at timestamptz, version_key text,
           version_sequence bigint, version_occurred_at timestamptz)
         where a.id = x.id`)
@@ -310,7 +307,7 @@ export class SyncBatch {
         select id, source_id, external_id, tenant_id, account_id, parent_subscription_id, sku,
           product_name, status, raw_status, quantity, billing_cycle, term, start_date, end_date, activation_date,
           auto_renew, characteristics, version_key, version_sequence, version_occurred_at, last_inbox_id
-        from rows from (json_to_recordset(${json(parentsFirst(this.newSubscriptions, (s) => s.parent_subscription_id))}::json) as (
+        from rows from (jsonb_to_recordset(${json(parentsFirst(this.newSubscriptions, (s) => s.parent_subscription_id))}::jsonb) as (
           id uuid, source_id uuid, external_id text, tenant_id uuid, account_id uuid, parent_subscription_id uuid,
           sku text, product_name text, status text, raw_status text, quantity integer, billing_cycle text, term text,
           start_date date, end_date date, activation_date date, auto_renew boolean, characteristics jsonb,
@@ -327,7 +324,7 @@ export class SyncBatch {
           end_date = x.end_date, activation_date = x.activation_date, auto_renew = x.auto_renew,
           characteristics = x.characteristics, version_key = x.version_key, version_sequence = x.version_sequence,
           version_occurred_at = x.version_occurred_at, last_inbox_id = x.last_inbox_id, updated_at = now()
-        from json_to_recordset(${json(changedSubscriptions)}::json) as x(id uuid, account_id uuid,
+        from jsonb_to_recordset(${json(changedSubscriptions)}::jsonb) as x(id uuid, account_id uuid,
           parent_subscription_id uuid, sku text, product_name text, status text, raw_status text, quantity integer,
           billing_cycle text, term text, start_date date, end_date date, activation_date date, auto_renew boolean,
           characteristics jsonb, version_key text, version_sequence bigint, version_occurred_at timestamptz,
@@ -343,7 +340,7 @@ export class SyncBatch {
         insert into ${tx(table)} (${tx(column)}, inbox_id, event_type, version_key, sequence, occurred_at,
           effective_date, state)
         select object_id, inbox_id, event_type, version_key, sequence, occurred_at, effective_date, state
-        from rows from (json_to_recordset(${json(rows)}::json) as (object_id uuid, inbox_id bigint, event_type text,
+        from rows from (jsonb_to_recordset(${json(rows)}::jsonb) as (object_id uuid, inbox_id bigint, event_type text,
           version_key text, sequence bigint, occurred_at timestamptz, effective_date date, state jsonb))
           with ordinality as x
         order by x.ordinality
@@ -352,7 +349,7 @@ export class SyncBatch {
     if (this.changedVersions.size > 0) {
       writes.push(tx`
         update account_versions v set state = x.state
-        from json_to_recordset(${json([...this.changedVersions])}::json) as x(object_id uuid, version_key text, state jsonb)
+        from jsonb_to_recordset(${json([...this.changedVersions])}::jsonb) as x(object_id uuid, version_key text, state jsonb)
         where v.account_id = x.object_id and v.version_key = x.version_key`)
     }
     const wake =

@@ -24,7 +24,7 @@ type Item = { index: number; event: ClaimedEvent; tenantId: string; operations: 
  * memory (each event all-or-nothing), and write the result back in a handful of statements.
  */
 export const handleEvents: EventHandler = async (tx, events) => {
-  const outcomes: Outcome[] = events.map(() => ({ error: new Error('not applied') }))
+  const outcomes: Outcome[] = new Array(events.length)
   const sources = await loadSources(tx, events)
   const mappers = new Map<string, SourceMapper>()
   const items: Item[] = []

@@ -104,7 +104,7 @@ export async function benchIngest(connections = 50, seconds = 10): Promise<Inges
       REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
       ROLE: 'api',
       PORT: '0',
-      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+      LOG_LEVEL: 'info', // as in production; the port is read from the 'api listening' line
       ADMIN_API_KEY: adminKey,
       RATE_LIMIT_PER_MINUTE: '0',
       QUEUE_PREFIX: `bench-${randomBytes(4).toString('hex')}`,

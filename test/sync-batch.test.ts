@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { insertBatch } from '../src/inbox/inbox-writer.js'
 import { ApplyEvent, applyEventJobs, type EventRef } from '../src/queue/jobs.js'
 import { createSourceViaApi, createTestApp } from './helpers/app.js'
-import { account, type CanonicalEvent, subscription } from './helpers/reseller.js'
+import { account, type CanonicalEvent, sender, subscription } from './helpers/reseller.js'
 import { eventually, startTestWorker } from './helpers/worker.js'
 
 const t = await createTestApp({ env: { RATE_LIMIT_PER_MINUTE: '0' } })
@@ -174,5 +174,24 @@ describe('jobs of rows', () => {
     expect(applyEventJobs(refs(600)).map((j) => j.opts.jobId)).toEqual(jobs.map((j) => j.opts.jobId))
     expect(applyEventJobs(refs(600, 1))[0]?.opts.jobId).not.toBe(jobs[0]?.opts.jobId)
     expect(applyEventJobs(refs(1))[0]?.opts.jobId).toBe('inbox-1000-0')
+  })
+
+  it('deliveries committed within a few milliseconds go to Redis as one job, and are all marked queued', async () => {
+    const source = await createSourceViaApi(t)
+    const bss = sender(t, source)
+    const acks = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => bss.send(account(`burst-${i}`, {}, { seq: 1 }))),
+    )
+    expect(acks.every((a) => a.status === 202)).toBe(true)
+    await t.drain()
+    const ids = new Set(acks.map((a) => a.id))
+    const jobs = (await t.deps.queues.events.getJobs(['waiting', 'active', 'completed', 'delayed'])).filter(
+      (j) => (j.data.inboxIds as string[]).some((id) => ids.has(id)),
+    )
+    expect(new Set(jobs.flatMap((j) => j.data.inboxIds as string[]))).toEqual(ids)
+    expect(jobs.length).toBeLessThan(ids.size / 3)
+    const [unmarked] = await t.db.sql<{ n: number }[]>`
+      select count(*)::int as n from inbox where id = any(${[...ids]}::bigint[]) and enqueued_at is null`
+    expect(unmarked?.n).toBe(0)
   })
 })

@@ -131,24 +131,77 @@ export function startRelay(
   }
 }
 
+export type EnqueuerOptions = {
+  /** Rows committed within this window share one `addBulk` (and so fill the worker's batches). */
+  windowMs?: number
+  /** How often the rows queued meanwhile are marked queued in Postgres, in one statement. */
+  markEveryMs?: number
+}
+
 /**
- * Queues rows right after their commit, off the request path. A failure (Redis down) is only
- * logged: the row is committed and the relay queues it later.
+ * Queues rows right after their commit, off the request path: the rows of the group commits of
+ * a few milliseconds go to Redis together, and are marked queued in Postgres a little later, in
+ * one statement for many (a mark is only the relay's hint: a row left unmarked, by a crash say,
+ * is queued again after `RELAY_AFTER_SECONDS`, and a second job for a row changes nothing). A
+ * failure (Redis down) is only logged: the row is committed and the relay queues it later.
  */
-export function createEnqueuer(deps: RelayDeps) {
+export function createEnqueuer(deps: RelayDeps, opts: EnqueuerOptions = {}) {
+  const windowMs = opts.windowMs ?? 5
+  const markEveryMs = opts.markEveryMs ?? 200
   const pending = new Set<Promise<void>>()
+  let waiting: EventRef[] = []
+  let queued: string[] = []
+  let sendTimer: NodeJS.Timeout | undefined
+  let markTimer: NodeJS.Timeout | undefined
+  const track = (p: Promise<void>) => {
+    pending.add(p)
+    void p.finally(() => pending.delete(p))
+  }
+
+  const send = () => {
+    clearTimeout(sendTimer)
+    sendTimer = undefined
+    const refs = waiting
+    waiting = []
+    if (refs.length === 0) return
+    track(
+      deps.queues.enqueueEvents(refs).then(
+        () => {
+          for (const r of refs) queued.push(r.id)
+          markTimer ??= setTimeout(mark, markEveryMs)
+        },
+        (err: unknown) =>
+          deps.log.warn({ err: (err as Error).message, rows: refs.length }, 'enqueue deferred to relay'),
+      ),
+    )
+  }
+
+  const mark = () => {
+    clearTimeout(markTimer)
+    markTimer = undefined
+    const ids = queued
+    queued = []
+    if (ids.length === 0) return
+    track(
+      deps.sql`update inbox set enqueued_at = now() where id = any(${deps.sql.array(ids)}::bigint[])`.then(
+        () => {},
+        (err: unknown) =>
+          deps.log.warn({ err: (err as Error).message, rows: ids.length }, 'marking rows queued failed'),
+      ),
+    )
+  }
+
   return {
     enqueue(refs: EventRef[]) {
-      const p = enqueueRows(deps, refs)
-        .catch((err: unknown) =>
-          deps.log.warn({ err: (err as Error).message, rows: refs.length }, 'enqueue deferred to relay'),
-        )
-        .finally(() => pending.delete(p))
-      pending.add(p)
+      waiting.push(...refs)
+      sendTimer ??= setTimeout(send, windowMs)
     },
-    /** Waits for enqueues in flight (graceful shutdown). */
+    /** Sends and marks what is waiting, and waits for it (graceful shutdown, tests). */
     async drain() {
-      await Promise.all(pending)
+      send()
+      while (pending.size > 0) await Promise.all(pending)
+      mark()
+      while (pending.size > 0) await Promise.all(pending)
     },
   }
 }

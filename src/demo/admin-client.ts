@@ -47,10 +47,11 @@ export function adminClient(base: string, key: string) {
       return { id: found.id, account_id: found.account_id, secret: rotated.secret }
     },
     /** Until no event of these sources is received, processing or waiting. */
-    async settled(sourceIds: string[]) {
+    /** Waits until no event of these sources is in one of `statuses` (by default: not applied yet). */
+    async settled(sourceIds: string[], statuses = ['received', 'processing', 'waiting']) {
       await until('the worker to apply every event', async () => {
         for (const id of sourceIds) {
-          for (const status of ['received', 'processing', 'waiting']) {
+          for (const status of statuses) {
             const { data } = (await call('GET', `/v1/events?source_id=${id}&status=${status}&limit=1`)) as {
               data: unknown[]
             }

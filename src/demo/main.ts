@@ -10,7 +10,7 @@
 import { createApiKey } from '../auth/api-keys.js'
 import { loadConfig } from '../config.js'
 import { type Running, start } from '../runtime.js'
-import { type Summary, sendAll } from '../sim/send.js'
+import { type Delivery, sendAll } from '../sim/send.js'
 import { adminClient } from './admin-client.js'
 import { type Invoice, renderHistory, renderInvoice, renderTree, type TreeNode } from './print.js'
 import { cloudResellStory, NIMBUS_MAPPING, nimbusStory, PRICES } from './story.js'
@@ -84,29 +84,29 @@ for (const p of PRICES)
   })
 
 say('Playing the story through the reseller simulator (signed Standard Webhooks over HTTP):')
-const report = (name: string, s: Summary, results: { label?: string; status: number; code?: string }[]) => {
+const report = (name: string, results: { label?: string; status: number; code?: string }[]) => {
   for (const r of results) {
     const outcome =
       r.status === 202 ? 'accepted' : r.status === 200 ? 'duplicate' : `${r.status} ${r.code ?? ''}`
     say(`  ${name.padEnd(13)} ${(r.label ?? '').padEnd(44)} ${outcome}`)
   }
-  return s
 }
-// One at a time, in story order: the out-of-order and duplicate steps are the story's own.
-const cloudSent = await sendAll(
-  { url: base, sourceId: cloudResell.id, secret: cloudResell.secret },
-  cloudResellStory(period),
-  { concurrency: 1 },
-)
-report('Cloud Resell', cloudSent.summary, cloudSent.results)
-const nimbusSent = await sendAll(
-  { url: base, sourceId: nimbus.id, secret: nimbus.secret },
-  nimbusStory(period),
-  {
-    concurrency: 1,
-  },
-)
-report('Nimbus Cloud', nimbusSent.summary, nimbusSent.results)
+// One at a time, in story order, each picked up by the worker before the next is sent: the
+// out-of-order and duplicate steps are the story's own. (The worker applies concurrent batches
+// in any order, which ends in the same state but can mark an older event `stale`.)
+const play = async (source: { id: string; secret: string }, story: Delivery[]) => {
+  const results = []
+  for (const delivery of story) {
+    const sent = await sendAll({ url: base, sourceId: source.id, secret: source.secret }, [delivery], {
+      concurrency: 1,
+    })
+    results.push(...sent.results)
+    await api.settled([source.id], ['received', 'processing'])
+  }
+  return results
+}
+report('Cloud Resell', await play(cloudResell, cloudResellStory(period)))
+report('Nimbus Cloud', await play(nimbus, nimbusStory(period)))
 
 await api.settled([cloudResell.id, nimbus.id])
 const events = await api.eventCounts([cloudResell.id, nimbus.id])

@@ -23,6 +23,11 @@ export const CanonicalEventType = z.enum([
 ])
 export type CanonicalEventType = z.infer<typeof CanonicalEventType>
 
+const idWithoutNul: [(d: Record<string, unknown>) => boolean, { message: string; path: string[] }] = [
+  (d) => !(typeof d.id === 'string' && d.id.includes('\u0000')),
+  { message: 'id must not contain NUL', path: ['id'] },
+]
+
 /** What ingest checks before acknowledging (CONTRACT section 3); the worker maps `data` in full. */
 export const CanonicalEnvelope = z.object({
   type: CanonicalEventType,
@@ -32,12 +37,7 @@ export const CanonicalEnvelope = z.object({
     return year >= 1 && year <= 9999
   }, 'year must be between 0001 and 9999'),
   sequence: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-  data: z
-    .record(z.string(), z.unknown())
-    .refine((d) => !(typeof d.id === 'string' && d.id.includes('\u0000')), {
-      message: 'id must not contain NUL',
-      path: ['id'],
-    }),
+  data: z.record(z.string(), z.unknown()).refine(...idWithoutNul),
 })
 
 export function canonicalEnvelope(payload: unknown): EnvelopeResult {
@@ -59,10 +59,12 @@ const AccountClose = z.object({ id: AccountState.shape.id })
  * kind), so here it only has to be an object, and is not copied key by key first.
  */
 const MappedEnvelope = CanonicalEnvelope.extend({
-  data: z.custom<Record<string, unknown>>(
-    (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
-    'Invalid input: expected object',
-  ),
+  data: z
+    .custom<Record<string, unknown>>(
+      (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+      'Invalid input: expected object',
+    )
+    .refine(...idWithoutNul),
 })
 
 /** The canonical format maps one event to one operation on the object it carries. */

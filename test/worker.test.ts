@@ -1,4 +1,5 @@
 import { UnrecoverableError } from 'bullmq'
+import postgres from 'postgres'
 import { describe, expect, it } from 'vitest'
 import { insertBatch } from '../src/inbox/inbox-writer.js'
 import { oneByOne } from '../src/queue/worker.js'
@@ -17,6 +18,8 @@ const scripted = oneByOne(async (_tx, event) => {
   if (script === 'unmappable') throw new UnrecoverableError('payload cannot be mapped')
   if (script === 'flaky' && n === 1) throw new Error('transient: deadlock detected')
   if (script === 'always-fails') throw new Error('transient forever')
+  if (script === 'deadlock')
+    throw new postgres.PostgresError({ code: '40P01', message: 'deadlock detected' } as never)
   return { status: 'applied' }
 })
 startTestWorker(t, scripted)
@@ -94,5 +97,30 @@ describe('event worker', () => {
     await t.deps.queues.events.add('apply-event', { inboxId: id }, { jobId: `again-${id}` })
     await new Promise((r) => setTimeout(r, 300))
     expect(calls.get(id)).toBe(1)
+  })
+
+  it('a deadlock on the last try leaves the event to be retried (by the relay), never failed', async () => {
+    const body = pingEvent({ data: { script: 'deadlock' } })
+    const [written] = await insertBatch(t.db.sql, [
+      {
+        sourceId: source.id,
+        webhookId: 'msg_deadlock',
+        eventType: 'test.ping',
+        occurredAt: null,
+        objectId: null,
+        body,
+        requestId: null,
+      },
+    ])
+    const id = written?.id as string
+    await t.deps.queues.events.add(
+      'apply-events',
+      { inboxIds: [id] },
+      { jobId: `deadlock-${id}`, attempts: 2, backoff: { type: 'fixed', delay: 10 } },
+    )
+    await eventually(async () => ((calls.get(id) ?? 0) >= 2 ? true : undefined))
+    await new Promise((r) => setTimeout(r, 300))
+    const [row] = await t.db.sql<Row[]>`select status, attempts, error from inbox where id = ${id}`
+    expect(row).toMatchObject({ status: 'processing', attempts: 2, error: 'deadlock detected' })
   })
 })

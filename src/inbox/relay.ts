@@ -9,8 +9,23 @@ export type RelayDeps = { sql: Sql; queues: Queues; log: Logger }
 export async function enqueueRows(deps: RelayDeps, refs: readonly EventRef[]): Promise<void> {
   if (refs.length === 0) return
   await deps.queues.enqueueEvents(refs)
-  const ids = refs.map((r) => r.id)
-  await deps.sql`update inbox set enqueued_at = now() where id = any(${deps.sql.array(ids)}::bigint[])`
+  await markQueued(deps.sql, refs)
+}
+
+/**
+ * Records that rows were queued, at the generation queued (a row queued anew since keeps its
+ * own mark). Only a hint for the relay, so rows a worker holds are skipped rather than waited
+ * for, and the rows are locked in id order, as the worker's claim does: no deadlock with it.
+ */
+async function markQueued(sql: RelayDeps['sql'], refs: readonly EventRef[]): Promise<void> {
+  await sql`
+    update inbox set enqueued_at = now()
+    where id in (
+      select i.id from inbox i
+      join unnest(${sql.array(refs.map((r) => r.id))}::bigint[], ${sql.array(refs.map((r) => r.generation))}::int[])
+        as r(id, generation) on i.id = r.id and i.generation = r.generation
+      order by i.id
+      for update skip locked)`
 }
 
 const PAGE = 1000
@@ -22,8 +37,9 @@ const STUCK_AFTER = '10 minutes'
  * Finds committed rows whose job may be missing and queues them: rows never queued (Redis was
  * down at commit); rows queued long ago and still unsettled, under a new generation so a job
  * BullMQ gave up on (stalled too often, evicted) does not block the re-add; and, with
- * `everything`, every unsettled row (after Redis came back, possibly empty). Re-adding a row whose
- * job still exists is a no-op; a second job for a row changes nothing (the worker locks the row).
+ * `everything`, every unsettled row (after Redis came back, possibly empty). Re-adding a group whose
+ * job still exists is a no-op; rows grouped otherwise get a second job, which changes nothing
+ * (the worker locks the rows and skips the settled ones).
  */
 export async function sweep(
   deps: RelayDeps,
@@ -150,7 +166,7 @@ export function createEnqueuer(deps: RelayDeps, opts: EnqueuerOptions = {}) {
   const markEveryMs = opts.markEveryMs ?? 200
   const pending = new Set<Promise<void>>()
   let waiting: EventRef[] = []
-  let queued: string[] = []
+  let queued: EventRef[] = []
   let sendTimer: NodeJS.Timeout | undefined
   let markTimer: NodeJS.Timeout | undefined
   const track = (p: Promise<void>) => {
@@ -167,7 +183,7 @@ export function createEnqueuer(deps: RelayDeps, opts: EnqueuerOptions = {}) {
     track(
       deps.queues.enqueueEvents(refs).then(
         () => {
-          for (const r of refs) queued.push(r.id)
+          queued.push(...refs)
           markTimer ??= setTimeout(mark, markEveryMs)
         },
         (err: unknown) =>
@@ -179,14 +195,12 @@ export function createEnqueuer(deps: RelayDeps, opts: EnqueuerOptions = {}) {
   const mark = () => {
     clearTimeout(markTimer)
     markTimer = undefined
-    const ids = queued
+    const refs = queued
     queued = []
-    if (ids.length === 0) return
+    if (refs.length === 0) return
     track(
-      deps.sql`update inbox set enqueued_at = now() where id = any(${deps.sql.array(ids)}::bigint[])`.then(
-        () => {},
-        (err: unknown) =>
-          deps.log.warn({ err: (err as Error).message, rows: ids.length }, 'marking rows queued failed'),
+      markQueued(deps.sql, refs).catch((err: unknown) =>
+        deps.log.warn({ err: (err as Error).message, rows: refs.length }, 'marking rows queued failed'),
       ),
     )
   }

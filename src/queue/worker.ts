@@ -264,13 +264,33 @@ async function settle(tx: Tx, rows: readonly SettleRow[]): Promise<void> {
 /** A retry-forever error (the BSS is down) never fails the event: the relay brings it back. */
 function isFinal(err: unknown, lastTry: boolean): boolean {
   if ((err as { retryForever?: boolean } | undefined)?.retryForever === true) return false
+  // A deadlock, a serialization failure or a lock not granted says nothing about the event.
+  if (err instanceof postgres.PostgresError && /^(40|55P03)/.test(err.code)) return false
   return err instanceof UnrecoverableError || lastTry
 }
 
-/** Postgres unreachable, shutting down or out of resources: no batch of any size would do better. */
+/** The driver's own connection errors (no answer from Postgres at all). */
+const CONNECTION_ERRORS = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+])
+
+/**
+ * Postgres unreachable or shutting down: no batch of any size would do better. (Out of shared
+ * memory, say too many locks, or a statement timeout is split: a smaller batch may pass.)
+ */
 function unavailable(err: unknown): boolean {
-  if (err instanceof postgres.PostgresError) return /^(08|53|57)/.test(err.code)
-  return typeof (err as { code?: unknown } | undefined)?.code === 'string'
+  if (err instanceof postgres.PostgresError) return /^(08|57P0[123])/.test(err.code)
+  const code = (err as { code?: unknown } | undefined)?.code
+  return typeof code === 'string' && CONNECTION_ERRORS.has(code)
 }
 
 async function requestIdOf(sql: Sql, inboxId: string): Promise<string | null> {

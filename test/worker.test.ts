@@ -35,6 +35,22 @@ async function send(data: Record<string, unknown>): Promise<string> {
   return ((await res.json()) as { id: string }).id
 }
 
+/** Stores a scripted event in the inbox without queueing it (the test queues its own job). */
+async function store(script: string, webhookId: string): Promise<string> {
+  const [written] = await insertBatch(t.db.sql, [
+    {
+      sourceId: source.id,
+      webhookId,
+      eventType: 'test.ping',
+      occurredAt: null,
+      objectId: null,
+      body: pingEvent({ data: { script } }),
+      requestId: null,
+    },
+  ])
+  return written?.id as string
+}
+
 type Row = { status: string; attempts: number; error: string | null; processed_at: Date | null }
 const settled = (id: string) =>
   eventually(async () => {
@@ -68,19 +84,7 @@ describe('event worker', () => {
   })
 
   it('ends failed, with the last reason, when the retries run out', async () => {
-    const body = pingEvent({ data: { script: 'always-fails' } })
-    const [written] = await insertBatch(t.db.sql, [
-      {
-        sourceId: source.id,
-        webhookId: 'msg_retries',
-        eventType: 'test.ping',
-        occurredAt: null,
-        objectId: null,
-        body,
-        requestId: null,
-      },
-    ])
-    const id = written?.id as string
+    const id = await store('always-fails', 'msg_retries')
     await t.deps.queues.events.add(
       'apply-event',
       { inboxId: id },
@@ -100,19 +104,7 @@ describe('event worker', () => {
   })
 
   it('a deadlock on the last try leaves the event to be retried (by the relay), never failed', async () => {
-    const body = pingEvent({ data: { script: 'deadlock' } })
-    const [written] = await insertBatch(t.db.sql, [
-      {
-        sourceId: source.id,
-        webhookId: 'msg_deadlock',
-        eventType: 'test.ping',
-        occurredAt: null,
-        objectId: null,
-        body,
-        requestId: null,
-      },
-    ])
-    const id = written?.id as string
+    const id = await store('deadlock', 'msg_deadlock')
     await t.deps.queues.events.add(
       'apply-events',
       { inboxIds: [id] },

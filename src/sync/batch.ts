@@ -1,47 +1,36 @@
 import { randomUUID } from 'node:crypto'
+import type { Account } from '../accounts/accounts.js'
 import { jsonParam, type Tx } from '../db/client.js'
 import type { EventRef } from '../queue/jobs.js'
-import type { ObjectKind, ObjectRef } from './objects.js'
+import type { Subscription } from '../subscriptions/subscriptions.js'
+import { type ObjectKind, type ObjectRef, objectKey } from './objects.js'
 import type { StoredVersion } from './versions.js'
 
-export type AccountRow = StoredVersion & {
-  id: string
-  tenant_id: string | null
-  parent_id: string | null
-  source_id: string | null
-  external_id: string | null
-  type: string
-  name: string
-  number: string | null
-  email: string | null
-  billing_address: unknown
-  status: string
-  closed_at: Date | null
-  version_key: string | null
-}
+/**
+ * An account as the batch holds it: the synced columns of `Account`, with its version. (The
+ * distributor's own columns, notes, tags and the like, are never read or written by the sync.)
+ */
+export type AccountRow = Pick<
+  Account,
+  'id' | 'tenant_id' | 'parent_id' | 'source_id' | 'external_id' | 'name' | 'number' | 'email'
+> &
+  StoredVersion & {
+    type: string
+    billing_address: unknown
+    status: string
+    closed_at: Date | null
+    version_key: string | null
+  }
 
-export type SubscriptionRow = StoredVersion & {
-  id: string
-  source_id: string
-  external_id: string
-  tenant_id: string
-  account_id: string
-  parent_subscription_id: string | null
-  sku: string
-  product_name: string | null
-  status: string
-  raw_status: string
-  quantity: number
-  billing_cycle: string
-  term: string | null
-  start_date: string | null
-  end_date: string | null
-  activation_date: string | null
-  auto_renew: boolean
-  characteristics: unknown
-  version_key: string
-  last_inbox_id: string
-}
+/**
+ * A subscription as the batch holds it. A stored one is loaded with only what the rules read
+ * (ids, tenant, version): an update always writes its whole new state.
+ */
+export type SubscriptionRow = Omit<
+  Subscription,
+  'version_sequence' | 'version_occurred_at' | 'created_at' | 'updated_at' | 'characteristics'
+> &
+  StoredVersion & { characteristics: unknown; version_key: string; last_inbox_id: string }
 
 /** One row of an object's history (`account_versions`, `subscription_versions`). */
 export type VersionRow = {
@@ -56,7 +45,7 @@ export type VersionRow = {
 }
 
 const key = (sourceId: string, kind: ObjectKind, externalId: string) =>
-  `${sourceId}\u0000${kind}\u0000${externalId}`
+  objectKey({ sourceId, kind, externalId })
 
 /**
  * The objects one batch of events reads and writes, loaded up front in a few statements, changed
@@ -194,7 +183,7 @@ export class SyncBatch {
 
   /** Records that an object changed, waking whatever waits for it. */
   markApplied(ref: ObjectRef): void {
-    const k = key(ref.sourceId, ref.kind, ref.externalId)
+    const k = objectKey(ref)
     if (this.appliedObjects.has(k)) return
     this.appliedObjects.add(k)
     this.applied.push(ref)
@@ -215,8 +204,9 @@ export class SyncBatch {
     closing: (sourceId: string, externalId: string) => boolean,
   ): Promise<SyncBatch> {
     const batch = new SyncBatch()
-    const accounts = objects.filter((o) => o.kind === 'account')
-    const subscriptions = objects.filter((o) => o.kind === 'subscription')
+    const distinct = [...new Map(objects.map((o) => [objectKey(o), o])).values()]
+    const accounts = distinct.filter((o) => o.kind === 'account')
+    const subscriptions = distinct.filter((o) => o.kind === 'subscription')
     const [accountRows, subscriptionRows] = await Promise.all([
       accounts.length === 0
         ? []

@@ -10,7 +10,7 @@ import type { ClaimedEvent, EventHandler, Outcome } from '../queue/worker.js'
 import type { SourceFormat } from '../sources/sources.js'
 import { applyAccount } from './accounts.js'
 import { SyncBatch } from './batch.js'
-import { lockObjects, type ObjectRef, objectsOf } from './objects.js'
+import { lockObjects, objectKey, objectsOf } from './objects.js'
 import { type ApplyStatus, EventRejected, MustWait } from './outcome.js'
 import { applySubscription } from './subscriptions.js'
 
@@ -51,18 +51,19 @@ export const handleEvents: EventHandler = async (tx, events) => {
   const closing = new Set(
     items.flatMap((it) =>
       it.operations.flatMap((op) =>
-        op.kind === 'account' && op.action === 'close' ? [`${it.event.source_id}\u0000${op.id}`] : [],
+        op.kind === 'account' && op.action === 'close'
+          ? [objectKey({ sourceId: it.event.source_id, kind: 'account', externalId: op.id })]
+          : [],
       ),
     ),
   )
   const batch = await SyncBatch.load(tx, uses, (sourceId, externalId) =>
-    closing.has(`${sourceId}\u0000${externalId}`),
+    closing.has(objectKey({ sourceId, kind: 'account', externalId })),
   )
 
   // In inbox order. An event that needs an object a later event of the batch brings runs again
   // right after that one, as a woken event would; the others stay parked (`waiting`).
   const parked = new Map<string, Item[]>()
-  const objectKey = (o: ObjectRef) => `${o.sourceId}\u0000${o.kind}\u0000${o.externalId}`
   const run = (item: Item): void => {
     const mark = batch.mark()
     const applied = batch.appliedCount

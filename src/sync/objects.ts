@@ -6,6 +6,11 @@ export type ObjectKind = 'account' | 'subscription'
 /** An object of a source, as its BSS names it. */
 export type ObjectRef = { sourceId: string; kind: ObjectKind; externalId: string }
 
+/** An object's identity as a map key (an external id may contain anything but NUL). */
+export function objectKey(o: ObjectRef): string {
+  return `${o.sourceId}\u0000${o.kind}\u0000${o.externalId}`
+}
+
 /** What an operation does to an object: writes it, or only reads it (its account, its parent). */
 export type ObjectUse = ObjectRef & { writes: boolean }
 

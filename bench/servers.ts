@@ -23,12 +23,21 @@ export async function startProcess(
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  // Until the port is read, the output is kept (for the error if the process exits); after it,
+  // only drained: keeping a server's access log in the load generator's process would make the
+  // baseline and the server under test pay for it (appending and matching the whole log each chunk).
   let out = ''
+  let started = false
   const port = await new Promise<number>((resolve, reject) => {
     const onData = (d: Buffer) => {
+      if (started) return
       out += d
       const m = out.match(re)
-      if (m) resolve(Number(m[1]))
+      if (m) {
+        started = true
+        out = ''
+        resolve(Number(m[1]))
+      }
     }
     child.stdout?.on('data', onData)
     child.stderr?.on('data', onData)

@@ -105,59 +105,61 @@ export function createInboxWriter(
   }
 }
 
+/** A row's identity; Postgres returns the uuid in lower case. */
+const key = (sourceId: string, webhookId: string) => `${sourceId.toLowerCase()}\0${webhookId}`
+
 /**
  * One INSERT for the batch; rows already stored (same source and webhook-id) come back as
  * duplicates with their original id. A webhook-id repeated inside the batch is a duplicate of
  * its first occurrence.
  */
+
 export async function insertBatch(sql: Sql, rows: readonly InboxRow[]): Promise<InboxWrite[]> {
   const firstIndex = new Map<string, number>()
   const unique: InboxRow[] = []
   const slot = rows.map((r) => {
-    const key = `${r.sourceId}\0${r.webhookId}`
-    let i = firstIndex.get(key)
+    const k = key(r.sourceId, r.webhookId)
+    let i = firstIndex.get(k)
     if (i === undefined) {
       i = unique.push(r) - 1
-      firstIndex.set(key, i)
+      firstIndex.set(k, i)
     }
     return i
   })
-  const stored = await sql<{ ord: string; id: string; duplicate: boolean }[]>`
-    with input as (
-      select * from unnest(
-        ${sql.array(unique.map((r) => r.sourceId))}::uuid[],
-        ${sql.array(unique.map((r) => r.webhookId))}::text[],
-        ${sql.array(unique.map((r) => r.eventType))}::text[],
-        ${sql.array(unique.map((r) => r.occurredAt?.toISOString() ?? null))}::timestamptz[],
-        ${sql.array(unique.map((r) => r.objectId))}::text[],
-        ${sql.array(unique.map((r) => r.body))}::text[],
-        ${sql.array(unique.map((r) => r.requestId))}::text[]
-      ) with ordinality as t(source_id, webhook_id, event_type, occurred_at, object_id, body, request_id, ord)
-    ),
-    ins as (
-      insert into inbox (source_id, webhook_id, event_type, occurred_at, object_id, body, request_id)
-      select source_id, webhook_id, event_type, occurred_at, object_id, body, request_id from input order by ord
-      on conflict (source_id, webhook_id) do nothing
-      returning id, source_id, webhook_id
-    )
-    select i.ord, coalesce(ins.id, x.id) as id, ins.id is null as duplicate
-    from input i
-    left join ins on ins.source_id = i.source_id and ins.webhook_id = i.webhook_id
-    left join inbox x on x.source_id = i.source_id and x.webhook_id = i.webhook_id`
-  const byOrd = new Map(
-    stored.map((s) => [Number(s.ord) - 1, { id: s.id as string | null, duplicate: s.duplicate }]),
-  )
-  // A row neither inserted nor in the statement's snapshot was committed meanwhile by a
-  // concurrent writer (another replica): ON CONFLICT waited for it, so it is readable now.
-  const missing = unique.flatMap((_, i) => (byOrd.get(i)?.id ? [] : [i]))
+  // Only the insert: rows it skipped are looked up below. (A join to the inbox here would be
+  // planned once per connection as a prepared statement; a generic plan made while the table
+  // was small scans the whole inbox on every group commit ever after.)
+  const inserted = await sql<{ id: string; source_id: string; webhook_id: string }[]>`
+    insert into inbox (source_id, webhook_id, event_type, occurred_at, object_id, body, request_id)
+    select * from unnest(
+      ${sql.array(unique.map((r) => r.sourceId))}::uuid[],
+      ${sql.array(unique.map((r) => r.webhookId))}::text[],
+      ${sql.array(unique.map((r) => r.eventType))}::text[],
+      ${sql.array(unique.map((r) => r.occurredAt?.toISOString() ?? null))}::timestamptz[],
+      ${sql.array(unique.map((r) => r.objectId))}::text[],
+      ${sql.array(unique.map((r) => r.body))}::text[],
+      ${sql.array(unique.map((r) => r.requestId))}::text[])
+    on conflict (source_id, webhook_id) do nothing
+    returning id, source_id, webhook_id`
+  const byOrd = new Map<number, { id: string; duplicate: boolean }>()
+  for (const row of inserted) {
+    const i = firstIndex.get(key(row.source_id, row.webhook_id))
+    if (i !== undefined) byOrd.set(i, { id: row.id, duplicate: false })
+  }
+  // Rows the insert skipped are already stored (ON CONFLICT waited for any concurrent writer to
+  // commit, so they are readable now). Planned with its parameters each time (not prepared),
+  // so the lookup uses the unique index however small the inbox was when first asked.
+  const missing = unique.flatMap((_, i) => (byOrd.has(i) ? [] : [i]))
   if (missing.length > 0) {
-    const found = await sql<{ id: string; source_id: string; webhook_id: string }[]>`
-      select id, source_id, webhook_id from inbox
-      where (source_id, webhook_id) in (
-        select * from unnest(${sql.array(missing.map((i) => unique[i]?.sourceId ?? ''))}::uuid[],
-                             ${sql.array(missing.map((i) => unique[i]?.webhookId ?? ''))}::text[]))`
+    const found = await sql.unsafe<{ id: string; source_id: string; webhook_id: string }[]>(
+      `select x.id, x.source_id, x.webhook_id
+       from unnest($1::uuid[], $2::text[]) as m(source_id, webhook_id)
+       join inbox x on x.source_id = m.source_id and x.webhook_id = m.webhook_id`,
+      [missing.map((i) => unique[i]?.sourceId ?? ''), missing.map((i) => unique[i]?.webhookId ?? '')],
+      { prepare: false },
+    )
     for (const f of found) {
-      const i = firstIndex.get(`${f.source_id}\0${f.webhook_id}`)
+      const i = firstIndex.get(key(f.source_id, f.webhook_id))
       if (i !== undefined) byOrd.set(i, { id: f.id, duplicate: true })
     }
   }

@@ -7,7 +7,7 @@ import { createProducerRedis } from '../src/queue/redis.js'
 import { generateEvents } from '../src/sim/generate.js'
 import { createSecretBox } from '../src/sources/secret-box.js'
 import { createSource, NewSource } from '../src/sources/sources.js'
-import { dropDatabase, freshDatabase } from './db.js'
+import { dropDatabase, freshDatabase, postgresCpu } from './db.js'
 import { startProcess } from './servers.js'
 
 export type ApplyResult = {
@@ -17,6 +17,9 @@ export type ApplyResult = {
   events_per_second: number
   statuses: Record<string, number>
   worker_peak_rss_mb: number
+  /** CPU per event, of the worker process and of Postgres (its backends for this database). */
+  worker_cpu_us_per_event: number
+  postgres_cpu_us_per_event: number
 }
 
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -71,6 +74,8 @@ export async function benchApply(events: number, subscriptions: number): Promise
   )
   // From the worker being up (its module loading is not apply time).
   const started = performance.now()
+  const pg = postgresCpu(sql, name)
+  const [workerCpu0, pg0] = [worker.cpuSeconds(), await pg.sample()]
   // Polled cheaply (the first unsettled row, through the partial index), so the poll does not
   // take CPU from the worker it measures; the statuses are counted once, at the end.
   for (;;) {
@@ -80,6 +85,7 @@ export async function benchApply(events: number, subscriptions: number): Promise
     await sleep(100)
   }
   const seconds = (performance.now() - started) / 1000
+  const [workerCpu, pgCpu] = [worker.cpuSeconds() - workerCpu0, await pg.since(pg0)]
   const rows = await sql<{ status: string; n: number }[]>`
     select status, count(*)::int as n from inbox group by status`
   const statuses = Object.fromEntries(rows.map((r) => [r.status, r.n]))
@@ -97,5 +103,7 @@ export async function benchApply(events: number, subscriptions: number): Promise
     events_per_second: Math.round(ids.length / seconds),
     statuses,
     worker_peak_rss_mb: rss,
+    worker_cpu_us_per_event: Math.round((workerCpu / ids.length) * 1e6),
+    postgres_cpu_us_per_event: Math.round((pgCpu / ids.length) * 1e6),
   }
 }

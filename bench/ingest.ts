@@ -2,14 +2,23 @@ import { randomBytes } from 'node:crypto'
 import autocannon from 'autocannon'
 import { Webhook } from 'standardwebhooks'
 import { request } from 'undici'
-import { dropDatabase, freshDatabase } from './db.js'
+import { dropDatabase, freshDatabase, postgresCpu } from './db.js'
 import { startProcess } from './servers.js'
 
 export type IngestResult = {
   connections: number
   seconds: number
   bare: { req_per_s: number; p50_ms: number; p99_ms: number; non_2xx: number }
-  tiersync: { req_per_s: number; p50_ms: number; p99_ms: number; non_2xx: number; peak_rss_mb: number }
+  tiersync: {
+    req_per_s: number
+    p50_ms: number
+    p99_ms: number
+    non_2xx: number
+    peak_rss_mb: number
+    /** CPU per acknowledged request, of the API process and of Postgres (its backends for this database). */
+    api_cpu_us_per_req: number
+    postgres_cpu_us_per_req: number
+  }
   ratio: number
 }
 
@@ -75,6 +84,7 @@ async function load(url: string, pool: Signed[], connections: number, seconds: n
     p99_ms: result.latency.p99,
     non_2xx: result.non2xx,
     sent: next,
+    acknowledged: result['2xx'],
   }
 }
 
@@ -87,13 +97,17 @@ export async function benchIngest(connections = 50, seconds = 10): Promise<Inges
   const poolSize = Number(process.env.BENCH_INGEST_POOL ?? 150_000)
   const name = 'tiersync_bench_ingest'
   const { url: dbUrl, sql } = await freshDatabase(name)
-  await sql.end()
+  const pg = postgresCpu(sql, name)
   const adminKey = `tsk_bench_${randomBytes(12).toString('hex')}`
 
   // Same bodies and headers for both: the bare endpoint just does not check them.
   const bare = await startProcess('bench/bare-server.ts', {}, /listening (\d+)/)
-  const barePool = signedPool(`whsec_${randomBytes(32).toString('base64')}`, poolSize)
-  const bareResult = await load(`http://127.0.0.1:${bare.port}/v1/webhooks/x`, barePool, connections, seconds)
+  const bareResult = await load(
+    `http://127.0.0.1:${bare.port}/v1/webhooks/x`,
+    signedPool(`whsec_${randomBytes(32).toString('base64')}`, poolSize),
+    connections,
+    seconds,
+  )
   await bare.stop()
 
   // The production build (`npm run build`, run by `npm run bench`), as `npm run start:prod` runs it.
@@ -118,14 +132,13 @@ export async function benchIngest(connections = 50, seconds = 10): Promise<Inges
     body: JSON.stringify({ name: 'bench', reseller: { name: 'Bench Reseller' } }),
   })
   const source = (await created.body.json()) as { id: string; secret: string }
-  const ours = await load(
-    `${base}/v1/webhooks/${source.id}`,
-    signedPool(source.secret, poolSize),
-    connections,
-    seconds,
-  )
+  const pool = signedPool(source.secret, poolSize)
+  const [apiCpu0, pg0] = [api.cpuSeconds(), await pg.sample()]
+  const ours = await load(`${base}/v1/webhooks/${source.id}`, pool, connections, seconds)
+  const [apiCpu, pgCpu] = [api.cpuSeconds() - apiCpu0, await pg.since(pg0)]
   const peak = api.peakRssMb()
   await api.stop()
+  await sql.end()
   await dropDatabase(name)
   if (ours.sent > poolSize)
     console.warn(`ingest bench: ${ours.sent} requests > pool ${poolSize}: some were duplicates`)
@@ -133,10 +146,17 @@ export async function benchIngest(connections = 50, seconds = 10): Promise<Inges
     connections,
     seconds,
     bare: strip(bareResult),
-    tiersync: { ...strip(ours), peak_rss_mb: peak },
+    tiersync: {
+      ...strip(ours),
+      peak_rss_mb: peak,
+      api_cpu_us_per_req: perRequest(apiCpu, ours.acknowledged),
+      postgres_cpu_us_per_req: perRequest(pgCpu, ours.acknowledged),
+    },
     ratio: Math.round((ours.req_per_s / bareResult.req_per_s) * 1000) / 1000,
   }
 }
+
+const perRequest = (seconds: number, n: number) => (n > 0 ? Math.round((seconds / n) * 1e6) : 0)
 
 function strip(r: { req_per_s: number; p50_ms: number; p99_ms: number; non_2xx: number }) {
   return { req_per_s: r.req_per_s, p50_ms: r.p50_ms, p99_ms: r.p99_ms, non_2xx: r.non_2xx }

@@ -27,6 +27,8 @@ if (only.has('ingest')) {
     'p99 ms': r.tiersync.p99_ms,
     'ratio (goal >= 0.40)': r.ratio,
     'peak RSS MB (goal <= 200)': r.tiersync.peak_rss_mb,
+    'API CPU µs/req': r.tiersync.api_cpu_us_per_req,
+    'Postgres CPU µs/req': r.tiersync.postgres_cpu_us_per_req,
   }
 }
 if (only.has('apply')) {
@@ -38,6 +40,8 @@ if (only.has('apply')) {
     seconds: r.seconds,
     'events/s (goal >= 10000)': r.events_per_second,
     'peak RSS MB': r.worker_peak_rss_mb,
+    'worker CPU µs/event': r.worker_cpu_us_per_event,
+    'Postgres CPU µs/event': r.postgres_cpu_us_per_event,
   }
 }
 if (only.has('invoice')) {

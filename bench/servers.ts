@@ -1,10 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { processCpuSeconds } from './db.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 
-export type ServerProc = { child: ChildProcess; port: number; peakRssMb(): number; stop(): Promise<void> }
+export type ServerProc = {
+  child: ChildProcess
+  port: number
+  peakRssMb(): number
+  /** CPU seconds the process has used so far. */
+  cpuSeconds(): number
+  stop(): Promise<void>
+}
 
 /** Starts a TypeScript entry point as its own process and waits for `re` (with the port) on stdout/stderr. */
 export async function startProcess(
@@ -52,6 +60,7 @@ export async function startProcess(
       const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0)
       return Math.round((kb / 1024) * 10) / 10
     },
+    cpuSeconds: () => (child.pid ? processCpuSeconds(child.pid) : 0),
     async stop() {
       if (child.exitCode !== null) return
       child.kill('SIGTERM')

@@ -19,7 +19,11 @@ type Pending = { row: InboxRow; resolve: (w: InboxWrite) => void; reject: (err: 
 export type InboxWriter = {
   /** Resolves once the row is committed (or found already stored): the acknowledgement. */
   write(row: InboxRow): Promise<InboxWrite>
-  /** Called with the newly committed rows, after their commit. */
+  /**
+   * Called with the newly committed rows, after their commit. While a listener is registered the
+   * rows are written already marked queued (`enqueued_at`): the listener queues them at once,
+   * and unmarks those it could not queue (see createEnqueuer).
+   */
   onCommitted(listener: (refs: EventRef[]) => void): void
 }
 
@@ -72,6 +76,7 @@ export function createInboxWriter(
         await insertBatch(
           sql,
           batch.map((p) => p.row),
+          { queued: listeners.length > 0 },
         ),
       )
     } catch (err) {
@@ -83,7 +88,7 @@ export function createInboxWriter(
       await Promise.all(
         batch.map(async (p) => {
           try {
-            settle([p], await insertBatch(sql, [p.row]))
+            settle([p], await insertBatch(sql, [p.row], { queued: listeners.length > 0 }))
           } catch (rowErr) {
             p.reject(rowErr)
           }
@@ -111,10 +116,15 @@ const key = (sourceId: string, webhookId: string) => `${sourceId.toLowerCase()}\
 /**
  * One INSERT for the batch; rows already stored (same source and webhook-id) come back as
  * duplicates with their original id. A webhook-id repeated inside the batch is a duplicate of
- * its first occurrence.
+ * its first occurrence. `queued`: the caller queues the new rows right after the commit, so they
+ * are written marked queued (a separate update would write every row a second time, with an
+ * entry in each of the inbox's indexes: more Postgres work than the insert itself).
  */
-
-export async function insertBatch(sql: Sql, rows: readonly InboxRow[]): Promise<InboxWrite[]> {
+export async function insertBatch(
+  sql: Sql,
+  rows: readonly InboxRow[],
+  opts: { queued?: boolean } = {},
+): Promise<InboxWrite[]> {
   const firstIndex = new Map<string, number>()
   const unique: InboxRow[] = []
   const slot = rows.map((r) => {
@@ -126,12 +136,10 @@ export async function insertBatch(sql: Sql, rows: readonly InboxRow[]): Promise<
     }
     return i
   })
-  // Only the insert: rows it skipped are looked up below. (A join to the inbox here would be
-  // planned once per connection as a prepared statement; a generic plan made while the table
-  // was small scans the whole inbox on every group commit ever after.)
+  // Only the insert: the few rows it skips (already stored) are looked up below.
   const inserted = await sql<{ id: string; source_id: string; webhook_id: string }[]>`
-    insert into inbox (source_id, webhook_id, event_type, occurred_at, object_id, body, request_id)
-    select * from unnest(
+    insert into inbox (source_id, webhook_id, event_type, occurred_at, object_id, body, request_id, enqueued_at)
+    select *, case when ${opts.queued ?? false}::boolean then now() end from unnest(
       ${sql.array(unique.map((r) => r.sourceId))}::uuid[],
       ${sql.array(unique.map((r) => r.webhookId))}::text[],
       ${sql.array(unique.map((r) => r.eventType))}::text[],
@@ -147,8 +155,9 @@ export async function insertBatch(sql: Sql, rows: readonly InboxRow[]): Promise<
     if (i !== undefined) byOrd.set(i, { id: row.id, duplicate: false })
   }
   // Rows the insert skipped are already stored (ON CONFLICT waited for any concurrent writer to
-  // commit, so they are readable now). Planned with its parameters each time (not prepared),
-  // so the lookup uses the unique index however small the inbox was when first asked.
+  // commit, so they are readable now). Not prepared: planned with its parameters each time, so
+  // it probes the unique index however small the inbox was when the connection first asked (a
+  // prepared statement's generic plan, once chosen, is kept until the table is analyzed again).
   const missing = unique.flatMap((_, i) => (byOrd.has(i) ? [] : [i]))
   if (missing.length > 0) {
     const found = await sql.unsafe<{ id: string; source_id: string; webhook_id: string }[]>(

@@ -150,25 +150,33 @@ export function startRelay(
 export type EnqueuerOptions = {
   /** Rows committed within this window share one `addBulk` (and so fill the worker's batches). */
   windowMs?: number
-  /** How often the rows queued meanwhile are marked queued in Postgres, in one statement. */
-  markEveryMs?: number
+}
+
+/**
+ * Clears the queued mark of rows that could not be queued (Redis down), so the relay queues them
+ * after `RELAY_AFTER_SECONDS`; only at the generation written, so a row the relay has queued
+ * anew meanwhile keeps its mark.
+ */
+async function unmarkQueued(sql: RelayDeps['sql'], refs: readonly EventRef[]): Promise<void> {
+  await sql`
+    update inbox i set enqueued_at = null
+    from unnest(${sql.array(refs.map((r) => r.id))}::bigint[], ${sql.array(refs.map((r) => r.generation))}::int[])
+      as r(id, generation)
+    where i.id = r.id and i.generation = r.generation and i.status = 'received'`
 }
 
 /**
  * Queues rows right after their commit, off the request path: the rows of the group commits of
- * a few milliseconds go to Redis together, and are marked queued in Postgres a little later, in
- * one statement for many (a mark is only the relay's hint: a row left unmarked, by a crash say,
- * is queued again after `RELAY_AFTER_SECONDS`, and a second job for a row changes nothing). A
- * failure (Redis down) is only logged: the row is committed and the relay queues it later.
+ * a few milliseconds go to Redis together. The inbox writer wrote them already marked queued;
+ * a failure (Redis down) is logged and the rows unmarked, so the relay queues them later. A row
+ * marked but never queued (the process died in those few milliseconds, or the unmark failed
+ * too) is queued again by the relay once unsettled for 10 minutes: late, never lost.
  */
 export function createEnqueuer(deps: RelayDeps, opts: EnqueuerOptions = {}) {
   const windowMs = opts.windowMs ?? 5
-  const markEveryMs = opts.markEveryMs ?? 200
   const pending = new Set<Promise<void>>()
   let waiting: EventRef[] = []
-  let queued: EventRef[] = []
   let sendTimer: NodeJS.Timeout | undefined
-  let markTimer: NodeJS.Timeout | undefined
   const track = (p: Promise<void>) => {
     pending.add(p)
     void p.finally(() => pending.delete(p))
@@ -181,27 +189,15 @@ export function createEnqueuer(deps: RelayDeps, opts: EnqueuerOptions = {}) {
     waiting = []
     if (refs.length === 0) return
     track(
-      deps.queues.enqueueEvents(refs).then(
-        () => {
-          queued.push(...refs)
-          markTimer ??= setTimeout(mark, markEveryMs)
-        },
-        (err: unknown) =>
-          deps.log.warn({ err: (err as Error).message, rows: refs.length }, 'enqueue deferred to relay'),
-      ),
-    )
-  }
-
-  const mark = () => {
-    clearTimeout(markTimer)
-    markTimer = undefined
-    const refs = queued
-    queued = []
-    if (refs.length === 0) return
-    track(
-      markQueued(deps.sql, refs).catch((err: unknown) =>
-        deps.log.warn({ err: (err as Error).message, rows: refs.length }, 'marking rows queued failed'),
-      ),
+      deps.queues.enqueueEvents(refs).catch(async (err: unknown) => {
+        deps.log.warn({ err: (err as Error).message, rows: refs.length }, 'enqueue deferred to relay')
+        await unmarkQueued(deps.sql, refs).catch((unmarkErr: unknown) =>
+          deps.log.warn(
+            { err: (unmarkErr as Error).message, rows: refs.length },
+            'unmarking rows not queued failed; the relay queues them after 10 minutes',
+          ),
+        )
+      }),
     )
   }
 
@@ -210,11 +206,9 @@ export function createEnqueuer(deps: RelayDeps, opts: EnqueuerOptions = {}) {
       waiting.push(...refs)
       sendTimer ??= setTimeout(send, windowMs)
     },
-    /** Sends and marks what is waiting, and waits for it (graceful shutdown, tests). */
+    /** Sends what is waiting, and waits for it (graceful shutdown, tests). */
     async drain() {
       send()
-      while (pending.size > 0) await Promise.all(pending)
-      mark()
       while (pending.size > 0) await Promise.all(pending)
     },
   }

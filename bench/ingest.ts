@@ -8,7 +8,7 @@ import { startProcess } from './servers.js'
 export type IngestResult = {
   connections: number
   seconds: number
-  bare: { req_per_s: number; p50_ms: number; p99_ms: number; non_2xx: number }
+  bare: { req_per_s: number; p50_ms: number; p99_ms: number; non_2xx: number; cpu_us_per_req: number }
   tiersync: {
     req_per_s: number
     p50_ms: number
@@ -102,12 +102,11 @@ export async function benchIngest(connections = 50, seconds = 10): Promise<Inges
 
   // Same bodies and headers for both: the bare endpoint just does not check them.
   const bare = await startProcess('bench/bare-server.ts', {}, /listening (\d+)/)
-  const bareResult = await load(
-    `http://127.0.0.1:${bare.port}/v1/webhooks/x`,
-    signedPool(`whsec_${randomBytes(32).toString('base64')}`, poolSize),
-    connections,
-    seconds,
-  )
+  const barePool = signedPool(`whsec_${randomBytes(32).toString('base64')}`, poolSize)
+  const bareCpu0 = bare.cpuSeconds()
+  const bareResult = await load(`http://127.0.0.1:${bare.port}/v1/webhooks/x`, barePool, connections, seconds)
+  const bareCpu = bare.cpuSeconds() - bareCpu0
+  barePool.length = 0
   await bare.stop()
 
   // The production build (`npm run build`, run by `npm run bench`), as `npm run start:prod` runs it.
@@ -145,7 +144,7 @@ export async function benchIngest(connections = 50, seconds = 10): Promise<Inges
   return {
     connections,
     seconds,
-    bare: strip(bareResult),
+    bare: { ...strip(bareResult), cpu_us_per_req: perRequest(bareCpu, bareResult.acknowledged) },
     tiersync: {
       ...strip(ours),
       peak_rss_mb: peak,

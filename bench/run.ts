@@ -20,14 +20,19 @@ const table: Record<string, Record<string, string | number>> = {}
 if (only.has('ingest')) {
   const r = await benchIngest(50, Number(process.env.BENCH_INGEST_SECONDS ?? 10))
   results.ingest = r
-  table['ingest: bare Hono'] = { 'req/s': r.bare.req_per_s, 'p50 ms': r.bare.p50_ms, 'p99 ms': r.bare.p99_ms }
+  table['ingest: bare Hono'] = {
+    'req/s': r.bare.req_per_s,
+    'p50 ms': r.bare.p50_ms,
+    'p99 ms': r.bare.p99_ms,
+    'server CPU µs/req': r.bare.cpu_us_per_req,
+  }
   table['ingest: tiersync'] = {
     'req/s': r.tiersync.req_per_s,
     'p50 ms': r.tiersync.p50_ms,
     'p99 ms': r.tiersync.p99_ms,
     'ratio (goal >= 0.40)': r.ratio,
     'peak RSS MB (goal <= 200)': r.tiersync.peak_rss_mb,
-    'API CPU µs/req': r.tiersync.api_cpu_us_per_req,
+    'server CPU µs/req': r.tiersync.api_cpu_us_per_req,
     'Postgres CPU µs/req': r.tiersync.postgres_cpu_us_per_req,
   }
 }

@@ -67,11 +67,14 @@ describe.each(Object.keys(transports) as (keyof typeof transports)[])(
         body,
         status: 'received',
       })
+      // Written already marked queued, before the job is even sent: no second write of the row.
+      const [marked] = await t.db.sql`select enqueued_at from inbox where id = ${ack.id}`
+      expect(marked?.enqueued_at).toBeInstanceOf(Date)
       await t.drain()
       const job = await t.deps.queues.events.getJob(eventJobId([{ id: ack.id, generation: 0 }]))
       expect(job?.data).toEqual({ inboxIds: [ack.id] })
       const [queued] = await t.db.sql`select enqueued_at from inbox where id = ${ack.id}`
-      expect(queued?.enqueued_at).toBeInstanceOf(Date)
+      expect(queued?.enqueued_at).toEqual(marked?.enqueued_at)
     })
 
     it('200 duplicate: the same webhook-id again, even with another body, returns the first id', async () => {
@@ -249,3 +252,45 @@ describe.each(Object.keys(transports) as (keyof typeof transports)[])(
     })
   },
 )
+
+describe('inbox writer', () => {
+  const row = (webhookId: string) => ({
+    sourceId: source.id,
+    webhookId,
+    eventType: 'test.ping',
+    occurredAt: null,
+    objectId: null,
+    body: pingEvent(),
+    requestId: null,
+  })
+
+  it('marks rows queued only when a listener will queue them; with none, they are left to the relay', async () => {
+    const alone = createInboxWriter(t.db.sql)
+    const listened = createInboxWriter(t.db.sql)
+    const committed: string[] = []
+    listened.onCommitted((refs) => committed.push(...refs.map((r) => r.id)))
+    const a = await alone.write(row('msg_writer_alone'))
+    const b = await listened.write(row('msg_writer_listened'))
+    const marks = await t.db.sql<{ id: string; enqueued_at: Date | null }[]>`
+      select id, enqueued_at from inbox where id = any(${[a.id, b.id]}::bigint[]) order by id`
+    expect(marks.map((m) => [m.id, m.enqueued_at !== null])).toEqual([
+      [a.id, false],
+      [b.id, true],
+    ])
+    expect(committed).toEqual([b.id])
+  })
+
+  it('answers duplicates of stored rows and of earlier rows in the same group commit with the first id', async () => {
+    const writer = createInboxWriter(t.db.sql)
+    const first = await writer.write(row('msg_writer_dup'))
+    // One group commit: a row already stored, a new one, and that new one again.
+    const [again, fresh, repeat] = await Promise.all([
+      writer.write(row('msg_writer_dup')),
+      writer.write(row('msg_writer_fresh')),
+      writer.write(row('msg_writer_fresh')),
+    ])
+    expect(again).toEqual({ id: first.id, duplicate: true })
+    expect(fresh?.duplicate).toBe(false)
+    expect(repeat).toEqual({ id: fresh?.id, duplicate: true })
+  })
+})

@@ -34,6 +34,7 @@ describe('Redis unreachable', () => {
       ids.push(((await res.json()) as { id: string }).id)
     }
     await t.drain()
+    // Written marked queued, then unmarked when Redis refused them: the relay's to queue.
     const before = await t.db.sql`select status, enqueued_at from inbox where id = any(${ids}::bigint[])`
     expect(before.every((r) => r.status === 'received' && r.enqueued_at === null)).toBe(true)
 

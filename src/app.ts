@@ -16,6 +16,7 @@ import { invoiceRunsRoutes } from './routes/invoice-runs.js'
 import { documentInvoiceExports, invoicesRoutes } from './routes/invoices.js'
 import type { Env } from './routes/openapi.js'
 import { priceBookRoutes } from './routes/price-book.js'
+import { recordRequest } from './routes/requests.js'
 import { sourcesRoutes } from './routes/sources.js'
 import { subscriptionsRoutes } from './routes/subscriptions.js'
 import { webhookRoutes } from './routes/webhooks.js'
@@ -26,14 +27,14 @@ export function createApp(deps: Deps) {
   app.use('*', async (c, next) => {
     const started = performance.now()
     await next()
-    const ms = performance.now() - started
-    // The route pattern, not the path: one series per route, whatever the ids in the URL.
-    const route = matchedRoutes(c).findLast((r) => r.method !== 'ALL')?.path ?? 'unmatched'
-    deps.metrics.http.observe({ route, method: c.req.method, status: String(c.res.status) }, ms / 1000)
-    deps.log.info(
-      { request_id: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms },
-      'request',
-    )
+    recordRequest(deps, {
+      route: matchedRoutes(c).findLast((r) => r.method !== 'ALL')?.path ?? 'unmatched',
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: performance.now() - started,
+      requestId: c.get('requestId'),
+    })
   })
 
   app.route('/', healthRoutes(deps))

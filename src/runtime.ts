@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { serve } from '@hono/node-server'
+import type { ServerType } from '@hono/node-server'
 import type { Worker } from 'bullmq'
 import { createApp } from './app.js'
 import { bootstrapAdminKey } from './auth/api-keys.js'
@@ -20,6 +20,7 @@ import { createQueues } from './queue/queues.js'
 import { createProducerRedis, createWorkerRedis } from './queue/redis.js'
 import { createEventWorker } from './queue/worker.js'
 import { createReconcileWorker, syncReconcileSchedules } from './reconcile/schedule.js'
+import { serveApi } from './server.js'
 import { createSourceCache } from './sources/cache.js'
 import { createSecretBox } from './sources/secret-box.js'
 import { fetchForEvents } from './sync/fetch.js'
@@ -73,13 +74,11 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     sourceCache: createSourceCache(5000),
   }
 
-  let server: ReturnType<typeof serve> | undefined
+  let server: ServerType | undefined
   let port: number | undefined
   if (config.ROLE !== 'worker') {
     const app = createApp(deps)
-    server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-      const s = serve({ fetch: app.fetch, port: config.PORT, hostname: '0.0.0.0' }, () => resolve(s))
-    })
+    server = await serveApi(deps, app, { port: config.PORT, hostname: '0.0.0.0' })
     port = (server.address() as AddressInfo).port
     log.info({ port }, 'api listening')
   }

@@ -1,11 +1,11 @@
 import type { AddressInfo } from 'node:net'
-import { type ServerType, serve } from '@hono/node-server'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createApp } from '../src/app.js'
 import { frozenClock } from '../src/clock.js'
 import { createSql } from '../src/db/client.js'
 import { createInboxWriter } from '../src/inbox/inbox-writer.js'
 import { eventJobId } from '../src/queue/jobs.js'
+import { serveApi } from '../src/server.js'
 import { createSourceCache } from '../src/sources/cache.js'
 import { bearer, createSourceViaApi, createTestApp, pingEvent, signedHeaders } from './helpers/app.js'
 
@@ -14,9 +14,8 @@ const source = await createSourceViaApi(t)
 const url = `/v1/webhooks/${source.id}`
 
 // Every row runs twice: in-process through app.request(), and over a real socket.
-const server = await new Promise<ServerType>((resolve) => {
-  const s = serve({ fetch: t.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s))
-})
+// The server as the service runs it: the webhook route through its fast path.
+const server = await serveApi(t.deps, t.app, { port: 0, hostname: '127.0.0.1' })
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 const transports = {
@@ -48,6 +47,56 @@ describe.each(Object.keys(transports) as (keyof typeof transports)[])(
       headers: Record<string, string> = signedHeaders(source.secret, body),
       path = url,
     ) => send(path, { method: 'POST', headers, body })
+
+    it('answers the same on either path: request id echoed or made, error body, access metric by route', async () => {
+      const count = async (status: string) => {
+        const metrics = await (await t.app.request('/metrics')).text()
+        const line = metrics
+          .split('\n')
+          .find(
+            (l) =>
+              l.startsWith('tiersync_http_request_duration_seconds_count{') &&
+              l.includes('route="/v1/webhooks/:sourceId"') &&
+              l.includes(`status="${status}"`),
+          )
+        return Number(line?.split(' ').pop() ?? 0)
+      }
+      const before = { ok: await count('202'), refused: await count('401') }
+      const body = pingEvent()
+      const mine = `req-${via.replace('.', '-')}-1`
+      const ok = await post(body, { ...signedHeaders(source.secret, body), 'x-request-id': mine })
+      expect(ok.status).toBe(202)
+      expect(ok.headers.get('x-request-id')).toBe(mine)
+      expect(ok.headers.get('content-type')).toMatch(/^application\/json/)
+      // Not a plain token: replaced by a fresh id, which the error body carries too.
+      const bad = await post(body, {
+        ...signedHeaders('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', body),
+        'x-request-id': 'two words',
+      })
+      expect(bad.status).toBe(401)
+      const made = bad.headers.get('x-request-id')
+      expect(made).toMatch(/^[0-9a-f-]{36}$/)
+      expect(await errorOf(bad)).toEqual({
+        code: 'signature_invalid',
+        message: 'no signature matches an active secret',
+        request_id: made,
+      })
+      expect({ ok: await count('202'), refused: await count('401') }).toEqual({
+        ok: before.ok + 1,
+        refused: before.refused + 1,
+      })
+    })
+
+    it('a query string does not change the route; other methods and paths are left to the app', async () => {
+      const body = pingEvent()
+      const res = await post(body, signedHeaders(source.secret, body), `${url}?via=${via}`)
+      expect(res.status).toBe(202)
+      const put = await send(url, { method: 'PUT', headers: signedHeaders(source.secret, body), body })
+      expect(put.status).toBe(405)
+      expect((await errorOf(put)).code).toBe('method_not_allowed')
+      const slash = await post(body, signedHeaders(source.secret, body), `${url}/`)
+      expect(slash.status).toBe(404)
+    })
 
     it('202: stores the raw body and envelope, and queues a job carrying only the inbox id', async () => {
       const body = subscription()

@@ -6,9 +6,9 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type ServerType, serve } from '@hono/node-server'
 import { Webhook } from 'standardwebhooks'
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest'
+import { serveApi } from '../src/server.js'
 import { generateEvents } from '../src/sim/generate.js'
 import { loadScenario } from '../src/sim/scenario.js'
 import { type Delivery, sendAll } from '../src/sim/send.js'
@@ -19,9 +19,8 @@ import { startTestWorker } from './helpers/worker.js'
 // The simulator against the real service over a socket, with a real worker applying the events.
 const t = await createTestApp()
 startTestWorker(t)
-const server = await new Promise<ServerType>((resolve) => {
-  const s = serve({ fetch: t.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s))
-})
+// The server as the service runs it: the webhook route through its fast path.
+const server = await serveApi(t.deps, t.app, { port: 0, hostname: '127.0.0.1' })
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
 const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 const root = fileURLToPath(new URL('..', import.meta.url))

@@ -13,18 +13,10 @@ export async function readLimitedBody(c: Context, max: number, tooLarge: () => n
   if (length !== undefined && Number(length) > max) tooLarge()
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
   if (incoming && !incoming.readableEnded) {
-    const chunks: Buffer[] = []
-    let size = 0
-    for await (const chunk of incoming as AsyncIterable<Buffer>) {
-      size += chunk.length
-      if (size > max) {
-        // Stop reading; the 413 answer closes the connection, so nothing more is buffered.
-        c.header('connection', 'close')
-        tooLarge()
-      }
-      chunks.push(chunk)
-    }
-    return Buffer.concat(chunks, size)
+    return readIncomingBody(incoming, max, () => {
+      c.header('connection', 'close')
+      return tooLarge()
+    })
   }
   const reader = c.req.raw.body?.getReader()
   if (!reader) return new Uint8Array(0)
@@ -41,4 +33,56 @@ export async function readLimitedBody(c: Context, max: number, tooLarge: () => n
     chunks.push(value)
   }
   return Buffer.concat(chunks, size)
+}
+
+/**
+ * Reads a Node request stream up to `max` bytes. Past it, reading stops and `tooLarge` throws;
+ * it must also close the connection (the answer says `connection: close`), so nothing more of
+ * the body is buffered.
+ */
+export function readIncomingBody(
+  incoming: IncomingMessage,
+  max: number,
+  tooLarge: () => never,
+): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= max) {
+        chunks.push(chunk)
+        return
+      }
+      cleanup()
+      incoming.pause()
+      try {
+        tooLarge()
+      } catch (err) {
+        reject(err)
+      }
+    }
+    const onEnd = () => {
+      cleanup()
+      resolve(Buffer.concat(chunks, size))
+    }
+    const onError = (err: Error) => {
+      cleanup()
+      reject(err)
+    }
+    const onClose = () => {
+      // Closed before the end: the client went away mid-body.
+      if (!incoming.readableEnded) onError(new Error('request aborted before its body ended'))
+    }
+    const cleanup = () => {
+      incoming.off('data', onData)
+      incoming.off('end', onEnd)
+      incoming.off('error', onError)
+      incoming.off('close', onClose)
+    }
+    incoming.on('data', onData)
+    incoming.on('end', onEnd)
+    incoming.on('error', onError)
+    incoming.on('close', onClose)
+  })
 }

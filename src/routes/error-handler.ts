@@ -6,20 +6,31 @@ import { AppError, type ErrorCode, isStorageUnavailable } from '../errors.js'
 import type { Logger } from '../log.js'
 import { issueDetails } from '../mappers/envelope.js'
 
-/** The only place that builds an error response: `{ error: { code, message, request_id, details? } }`. */
-export function errorResponse(c: Context, err: AppError): Response {
-  const body = {
+/** The contract's error body: `{ error: { code, message, request_id, details? } }`. */
+export function errorBody(err: AppError, requestId: string | null) {
+  return {
     error: {
       code: err.code,
       message: err.message,
-      request_id: c.get('requestId') ?? null,
+      request_id: requestId,
       ...(err.details === undefined ? {} : { details: err.details }),
     },
   }
-  if (err.retryAfter !== undefined) c.header('Retry-After', String(err.retryAfter))
+}
+
+/** The headers an error answer carries besides its body. */
+export function errorHeaders(err: AppError): Record<string, string> {
+  const headers: Record<string, string> = {}
+  if (err.retryAfter !== undefined) headers['retry-after'] = String(err.retryAfter)
   // RFC 9110 / RFC 6750: a 401 names the scheme it wants.
-  if (err.code === 'unauthorized') c.header('WWW-Authenticate', 'Bearer')
-  return c.json(body, err.status)
+  if (err.code === 'unauthorized') headers['www-authenticate'] = 'Bearer'
+  return headers
+}
+
+/** The only place that builds a Hono error response (the webhook fast path writes the same). */
+export function errorResponse(c: Context, err: AppError): Response {
+  for (const [name, value] of Object.entries(errorHeaders(err))) c.header(name, value)
+  return c.json(errorBody(err, c.get('requestId') ?? null), err.status)
 }
 
 const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
@@ -57,14 +68,21 @@ export function toAppError(err: unknown): AppError {
   return new AppError('internal_error', { message: 'internal error' })
 }
 
+/** Maps any error to the contract's error, logging the server's own failures. */
+export function mapError(
+  log: Logger,
+  err: unknown,
+  request: { requestId: string | null; path: string },
+): AppError {
+  const appErr = toAppError(err)
+  if (appErr.status >= 500)
+    log.error({ err, request_id: request.requestId, path: request.path }, 'request failed')
+  return appErr
+}
+
 export function onError(log: Logger) {
-  return (err: Error, c: Context): Response => {
-    const appErr = toAppError(err)
-    if (appErr.status >= 500) {
-      log.error({ err, request_id: c.get('requestId'), path: c.req.path }, 'request failed')
-    }
-    return errorResponse(c, appErr)
-  }
+  return (err: Error, c: Context): Response =>
+    errorResponse(c, mapError(log, err, { requestId: c.get('requestId') ?? null, path: c.req.path }))
 }
 
 /** zod-openapi's validation hook: a bad request body, query or path answers 400 with the paths. */

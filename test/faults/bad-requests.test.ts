@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net'
-import { type ServerType, serve } from '@hono/node-server'
 import { afterAll, describe, expect, it } from 'vitest'
+import { serveApi } from '../../src/server.js'
 import { createSourceViaApi, createTestApp, RESELLER } from '../helpers/app.js'
 import { account, sender, settled, subscription } from '../helpers/reseller.js'
 import { startTestWorker } from '../helpers/worker.js'
@@ -16,9 +16,8 @@ import { snapshot } from './snapshot.js'
 // worker: a corpus of bad requests, each with the exact answer the contract gives it.
 const t = await createTestApp({ env: { RATE_LIMIT_PER_MINUTE: '0' } })
 startTestWorker(t)
-const server = await new Promise<ServerType>((resolve) => {
-  const s = serve({ fetch: t.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s))
-})
+// The server as the service runs it: the webhook route through its fast path.
+const server = await serveApi(t.deps, t.app, { port: 0, hostname: '127.0.0.1' })
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
 const base = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)
 

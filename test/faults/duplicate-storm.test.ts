@@ -1,8 +1,8 @@
 import type { AddressInfo } from 'node:net'
-import { type ServerType, serve } from '@hono/node-server'
 import type { Job } from 'bullmq'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { processJob } from '../../src/queue/worker.js'
+import { serveApi } from '../../src/server.js'
 import { type Delivery, sendAll } from '../../src/sim/send.js'
 import { handleEvents } from '../../src/sync/handler.js'
 import { createSourceViaApi, createTestApp, signedHeaders } from '../helpers/app.js'
@@ -33,9 +33,8 @@ const deliveries: Delivery[] = events.map((e, i) => ({ body: JSON.stringify(e), 
 
 const t = await createTestApp({ env: { RATE_LIMIT_PER_MINUTE: '0' } })
 startTestWorker(t)
-const server = await new Promise<ServerType>((resolve) => {
-  const s = serve({ fetch: t.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s))
-})
+// The server as the service runs it: the webhook route through its fast path.
+const server = await serveApi(t.deps, t.app, { port: 0, hostname: '127.0.0.1' })
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
 const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 

@@ -95,6 +95,14 @@ function defaultMessage(code: ErrorCode): string {
   return code.replaceAll('_', ' ')
 }
 
+/** The client went away before its request body ended: nobody is left to answer. */
+export class RequestAborted extends Error {
+  constructor() {
+    super('the request was aborted before its body ended')
+    this.name = 'RequestAborted'
+  }
+}
+
 const PG_UNAVAILABLE = new Set([
   'ECONNREFUSED',
   'ECONNRESET',

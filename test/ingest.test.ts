@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, connect } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createApp } from '../src/app.js'
 import { frozenClock } from '../src/clock.js'
@@ -329,6 +329,29 @@ describe('inbox writer', () => {
     expect(committed).toEqual([b.id])
   })
 
+  it('queues new rows as soon as their INSERT commits, even if the lookup of duplicates after it fails', async () => {
+    // Fault injection on the real connection: the duplicate lookup (the only unprepared query)
+    // loses its connection after the INSERT has committed.
+    const lost = Object.assign(new Error('connection lost'), { code: 'CONNECTION_CLOSED' })
+    const flaky = new Proxy(t.db.sql, {
+      get: (target, p) => (p === 'unsafe' ? () => Promise.reject(lost) : Reflect.get(target, p)),
+    })
+    const writer = createInboxWriter(flaky)
+    const queued: string[] = []
+    writer.onCommitted((refs) => queued.push(...refs.map((r) => r.id)))
+    await writer.write(row('msg_writer_flaky_old'))
+    queued.length = 0
+    const results = await Promise.allSettled([
+      writer.write(row('msg_writer_flaky_old')),
+      writer.write(row('msg_writer_flaky_new')),
+    ])
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected'])
+    const [fresh] = await t.db.sql<{ id: string; enqueued_at: Date | null }[]>`
+      select id, enqueued_at from inbox where webhook_id = 'msg_writer_flaky_new'`
+    expect(fresh?.enqueued_at).toBeInstanceOf(Date)
+    expect(queued).toEqual([fresh?.id])
+  })
+
   it('answers duplicates of stored rows and of earlier rows in the same group commit with the first id', async () => {
     const writer = createInboxWriter(t.db.sql)
     const first = await writer.write(row('msg_writer_dup'))
@@ -341,5 +364,93 @@ describe('inbox writer', () => {
     expect(again).toEqual({ id: first.id, duplicate: true })
     expect(fresh?.duplicate).toBe(false)
     expect(repeat).toEqual({ id: fresh?.id, duplicate: true })
+  })
+})
+
+describe('the fast path, over raw sockets', () => {
+  const port = (server.address() as AddressInfo).port
+
+  /** Sends raw bytes; resolves with what came back once the server closes or `waitMs` passes. */
+  function raw(
+    chunks: string[],
+    opts: { waitMs?: number; keepWriting?: string; abortAfterMs?: number } = {},
+  ): Promise<{ response: string; closedByServer: boolean }> {
+    return new Promise((resolve) => {
+      const socket = connect(port, '127.0.0.1')
+      let response = ''
+      let closedByServer = false
+      let writer: NodeJS.Timeout | undefined
+      const finish = () => {
+        clearInterval(writer)
+        socket.destroy()
+        resolve({ response, closedByServer })
+      }
+      socket.on('data', (d) => {
+        response += d
+      })
+      socket.on('end', () => {
+        closedByServer = true
+        finish()
+      })
+      socket.on('error', () => finish())
+      socket.on('connect', () => {
+        for (const c of chunks) socket.write(c)
+        if (opts.keepWriting) writer = setInterval(() => socket.write(opts.keepWriting as string), 5)
+        if (opts.abortAfterMs !== undefined) setTimeout(finish, opts.abortAfterMs)
+      })
+      setTimeout(finish, opts.waitMs ?? 3000)
+    })
+  }
+
+  const count = async (status: string) => {
+    const text = await (await t.app.request('/metrics')).text()
+    const line = text
+      .split('\n')
+      .find(
+        (l) =>
+          l.startsWith('tiersync_http_request_duration_seconds_count{') &&
+          l.includes('route="/v1/webhooks/:sourceId"') &&
+          l.includes(`status="${status}"`),
+      )
+    return Number(line?.split(' ').pop() ?? 0)
+  }
+
+  it('refuses a repeated Content-Type as the Fetch API reads it (all values), not by its first', async () => {
+    const body = pingEvent()
+    const h = signedHeaders(source.secret, body)
+    const head =
+      `POST ${url} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-type: text/plain\r\n` +
+      `webhook-id: ${h['webhook-id']}\r\nwebhook-timestamp: ${h['webhook-timestamp']}\r\n` +
+      `webhook-signature: ${h['webhook-signature']}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`
+    const { response } = await raw([head, body])
+    expect(response).toMatch(/^HTTP\/1\.1 415 /)
+    expect(response).toContain('"code":"unsupported_media_type"')
+  })
+
+  it('closes the connection when it refuses before reading an endless body', async () => {
+    const unknown = '00000000-0000-4000-8000-000000000000'
+    const head = `POST /v1/webhooks/${unknown} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`
+    const started = Date.now()
+    const { response, closedByServer } = await raw([head], {
+      keepWriting: '400\r\n' + 'x'.repeat(1024) + '\r\n',
+      waitMs: 5000,
+    })
+    expect(response).toMatch(/^HTTP\/1\.1 404 /)
+    expect(closedByServer).toBe(true)
+    expect(Date.now() - started).toBeLessThan(4000)
+  })
+
+  it('a client gone mid-body settles the request (answered 400 to nobody), and the server carries on', async () => {
+    const before = await count('400')
+    const head = `POST ${url} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 5000\r\n\r\n`
+    await raw([head, '{"type":"test.ping",'], { abortAfterMs: 100 })
+    await expect.poll(() => count('400'), { timeout: 3000 }).toBe(before + 1)
+    const body = pingEvent()
+    const res = await fetch(`${base}${url}`, {
+      method: 'POST',
+      headers: signedHeaders(source.secret, body),
+      body,
+    })
+    expect(res.status).toBe(202)
   })
 })

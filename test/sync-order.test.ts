@@ -102,6 +102,11 @@ describe('order does not matter', () => {
     await bss.send(account('late-account'))
     await settled(t)
     expect(await statusOf(t, sub.id)).toBe('applied')
+    // Woken under a new generation and marked queued (the worker queues it at once), so the
+    // relay does not queue it a second time.
+    const [woken] = await t.db.sql`select generation, enqueued_at from inbox where id = ${sub.id}`
+    expect(woken?.generation).toBe(1)
+    expect(woken?.enqueued_at).toBeInstanceOf(Date)
     const [row] = await t.db.sql`
       select a.external_id from subscriptions s join accounts a on a.id = s.account_id where s.external_id = 'early-sub'`
     expect(row?.external_id).toBe('late-account')

@@ -65,20 +65,21 @@ export function createInboxWriter(
     batch.forEach((p, i) => {
       p.resolve(results[i] as InboxWrite)
     })
-    const fresh = results.filter((r) => !r.duplicate).map((r) => ({ id: r.id, generation: 0 }))
-    if (fresh.length > 0) for (const l of listeners) l(fresh)
   }
+
+  // Listeners hear of the new rows as soon as their INSERT has committed, even if what follows
+  // it (the lookup of duplicates) fails: rows written marked queued must be queued.
+  const insert = (rows: InboxRow[]) =>
+    insertBatch(sql, rows, {
+      queued: listeners.length > 0,
+      onInserted: (refs) => {
+        for (const l of listeners) l(refs)
+      },
+    })
 
   async function flush(batch: Pending[]) {
     try {
-      settle(
-        batch,
-        await insertBatch(
-          sql,
-          batch.map((p) => p.row),
-          { queued: listeners.length > 0 },
-        ),
-      )
+      settle(batch, await insert(batch.map((p) => p.row)))
     } catch (err) {
       if (batch.length === 1 || isStorageUnavailable(err)) {
         for (const p of batch) p.reject(err)
@@ -88,7 +89,7 @@ export function createInboxWriter(
       await Promise.all(
         batch.map(async (p) => {
           try {
-            settle([p], await insertBatch(sql, [p.row], { queued: listeners.length > 0 }))
+            settle([p], await insert([p.row]))
           } catch (rowErr) {
             p.reject(rowErr)
           }
@@ -118,12 +119,13 @@ const key = (sourceId: string, webhookId: string) => `${sourceId.toLowerCase()}\
  * duplicates with their original id. A webhook-id repeated inside the batch is a duplicate of
  * its first occurrence. `queued`: the caller queues the new rows right after the commit, so they
  * are written marked queued (a separate update would write every row a second time, with an
- * entry in each of the inbox's indexes: more Postgres work than the insert itself).
+ * entry in each of the inbox's indexes: more Postgres work than the insert itself);
+ * `onInserted` hears of them as soon as the INSERT has committed.
  */
 export async function insertBatch(
   sql: Sql,
   rows: readonly InboxRow[],
-  opts: { queued?: boolean } = {},
+  opts: { queued?: boolean; onInserted?: (refs: EventRef[]) => void } = {},
 ): Promise<InboxWrite[]> {
   const firstIndex = new Map<string, number>()
   const unique: InboxRow[] = []
@@ -139,16 +141,21 @@ export async function insertBatch(
   // Only the insert: the few rows it skips (already stored) are looked up below.
   const inserted = await sql<{ id: string; source_id: string; webhook_id: string }[]>`
     insert into inbox (source_id, webhook_id, event_type, occurred_at, object_id, body, request_id, enqueued_at)
-    select *, case when ${opts.queued ?? false}::boolean then now() end from unnest(
+    select source_id, webhook_id, event_type, occurred_at, object_id, body, request_id,
+      case when ${opts.queued ?? false}::boolean then now() end
+    from unnest(
       ${sql.array(unique.map((r) => r.sourceId))}::uuid[],
       ${sql.array(unique.map((r) => r.webhookId))}::text[],
       ${sql.array(unique.map((r) => r.eventType))}::text[],
       ${sql.array(unique.map((r) => r.occurredAt?.toISOString() ?? null))}::timestamptz[],
       ${sql.array(unique.map((r) => r.objectId))}::text[],
       ${sql.array(unique.map((r) => r.body))}::text[],
-      ${sql.array(unique.map((r) => r.requestId))}::text[])
+      ${sql.array(unique.map((r) => r.requestId))}::text[]
+    ) with ordinality as t(source_id, webhook_id, event_type, occurred_at, object_id, body, request_id, ord)
+    order by ord
     on conflict (source_id, webhook_id) do nothing
     returning id, source_id, webhook_id`
+  if (inserted.length > 0) opts.onInserted?.(inserted.map((r) => ({ id: String(r.id), generation: 0 })))
   const byOrd = new Map<number, { id: string; duplicate: boolean }>()
   for (const row of inserted) {
     const i = firstIndex.get(key(row.source_id, row.webhook_id))

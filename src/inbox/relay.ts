@@ -167,7 +167,8 @@ async function unmarkQueued(sql: RelayDeps['sql'], refs: readonly EventRef[]): P
 
 /**
  * Queues rows right after their commit, off the request path: the rows of the group commits of
- * a few milliseconds go to Redis together. The inbox writer wrote them already marked queued;
+ * a few milliseconds go to Redis together. It expects rows its callers wrote already marked
+ * queued (the inbox writer, the worker's wake-ups, reconciliation), since it does not mark them;
  * a failure (Redis down) is logged and the rows unmarked, so the relay queues them later. A row
  * marked but never queued (the process died in those few milliseconds, or the unmark failed
  * too) is queued again by the relay once unsettled for 10 minutes: late, never lost.

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { Context } from 'hono'
+import { RequestAborted } from '../errors.js'
 
 /**
  * Reads a request body, refusing it (`tooLarge`) as soon as it passes `max` bytes: from the
@@ -38,7 +39,8 @@ export async function readLimitedBody(c: Context, max: number, tooLarge: () => n
 /**
  * Reads a Node request stream up to `max` bytes. Past it, reading stops and `tooLarge` throws;
  * it must also close the connection (the answer says `connection: close`), so nothing more of
- * the body is buffered.
+ * the body is buffered. A client that is gone, before or while reading, rejects with
+ * RequestAborted: the promise always settles.
  */
 export function readIncomingBody(
   incoming: IncomingMessage,
@@ -46,6 +48,8 @@ export function readIncomingBody(
   tooLarge: () => never,
 ): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
+    // Gone already (while the source was looked up, say): no event would ever come.
+    if (incoming.destroyed || incoming.errored) return reject(new RequestAborted())
     const chunks: Buffer[] = []
     let size = 0
     const onData = (chunk: Buffer) => {
@@ -66,23 +70,23 @@ export function readIncomingBody(
       cleanup()
       resolve(Buffer.concat(chunks, size))
     }
-    const onError = (err: Error) => {
+    const onAborted = () => {
       cleanup()
-      reject(err)
+      reject(new RequestAborted())
     }
+    // 'close' before 'end': the client went away mid-body ('error' says the same, when emitted).
     const onClose = () => {
-      // Closed before the end: the client went away mid-body.
-      if (!incoming.readableEnded) onError(new Error('request aborted before its body ended'))
+      if (!incoming.readableEnded) onAborted()
     }
     const cleanup = () => {
       incoming.off('data', onData)
       incoming.off('end', onEnd)
-      incoming.off('error', onError)
+      incoming.off('error', onAborted)
       incoming.off('close', onClose)
     }
     incoming.on('data', onData)
     incoming.on('end', onEnd)
-    incoming.on('error', onError)
+    incoming.on('error', onAborted)
     incoming.on('close', onClose)
   })
 }

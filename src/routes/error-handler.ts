@@ -2,7 +2,7 @@ import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import postgres from 'postgres'
 import type { z } from 'zod'
-import { AppError, type ErrorCode, isStorageUnavailable } from '../errors.js'
+import { AppError, type ErrorCode, isStorageUnavailable, RequestAborted } from '../errors.js'
 import type { Logger } from '../log.js'
 import { issueDetails } from '../mappers/envelope.js'
 
@@ -47,6 +47,8 @@ const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
 
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err
+  // The client's doing, not the server's (and its ECONNRESET is not Postgres's).
+  if (err instanceof RequestAborted) return new AppError('bad_request', { message: err.message })
   if (err instanceof postgres.PostgresError) {
     // Class 22 (a value Postgres cannot store: NUL in text, a date out of range) and a check
     // constraint are the request's fault; a foreign key naming nothing is an unknown reference.

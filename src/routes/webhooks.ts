@@ -141,7 +141,14 @@ export function webhookRoutes(deps: Deps) {
 
 /** The route's pattern, as Hono reports it: the fast path's metric series is the same one. */
 const ROUTE = '/v1/webhooks/:sourceId'
-const PATH = /^\/v1\/webhooks\/([^/?]+)(?:\?.*)?$/
+/**
+ * What the fast path takes: a plain id (unreserved characters and escapes, not starting with a
+ * dot), an optional query, and a plain Host (the one @hono/node-server takes without parsing a
+ * URL). Anything else (dot segments, backslashes, fragments, odd hosts) goes to Hono, which
+ * decides as it always has.
+ */
+const PATH = /^\/v1\/webhooks\/([A-Za-z0-9_~%-][A-Za-z0-9._~%-]*)(?:\?[^#\\]*)?$/
+const HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/
 
 /**
  * The server's fast path for deliveries, the one hot route: `POST /v1/webhooks/{sourceId}` is
@@ -156,14 +163,16 @@ export function webhookFastPath(deps: Deps) {
 
   async function answer(req: IncomingMessage, res: ServerResponse, rawSourceId: string) {
     const started = performance.now()
-    const requestId = requestIdFrom(single(req.headers['x-request-id']))
+    const requestId = requestIdFrom(req.headersDistinct['x-request-id']?.join(', '))
     let status: number
     let body: unknown
     let headers: Record<string, string> = {}
     try {
       const ok = await receive({
         sourceId: decodeParam(rawSourceId),
-        header: (name) => single(req.headers[name]),
+        // Every value of a repeated header, joined as the Fetch API (and so Hono) does: Node's
+        // req.headers keeps only the first content-type or authorization.
+        header: (name) => req.headersDistinct[name]?.join(', '),
         readBody: (max, tooLarge) =>
           readIncomingBody(req, max, () => {
             res.setHeader('connection', 'close')
@@ -180,6 +189,8 @@ export function webhookFastPath(deps: Deps) {
       headers = errorHeaders(appErr)
     }
     const text = JSON.stringify(body)
+    // Answered before the body was read (a refusal): close rather than drain what may be endless.
+    if (!req.complete) headers.connection = 'close'
     res.writeHead(status, {
       ...headers,
       'content-type': 'application/json',
@@ -199,7 +210,8 @@ export function webhookFastPath(deps: Deps) {
 
   const create = (options: ServerOptions, hono: RequestListener) =>
     createServer(options, (req, res) => {
-      const match = req.method === 'POST' ? PATH.exec(req.url ?? '') : null
+      const match =
+        req.method === 'POST' && HOST.test(req.headers.host ?? '') ? PATH.exec(req.url ?? '') : null
       if (!match) return hono(req, res)
       answer(req, res, match[1] as string).catch((err: unknown) => {
         // Only a failure to write the answer lands here (the client is gone): nothing to tell it.
@@ -208,11 +220,6 @@ export function webhookFastPath(deps: Deps) {
       })
     })
   return create as typeof createServer
-}
-
-/** Node joins repeated headers with ", " (set-cookie aside), as the Fetch API does. */
-function single(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(', ') : value
 }
 
 /** Decoded as Hono decodes a path parameter: a malformed escape is kept as sent. */
@@ -224,8 +231,9 @@ function decodeParam(raw: string): string {
   }
 }
 
+/** The path without its query, decoded as Hono's `c.req.path` is (for the access log). */
 function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '/'
   const q = url.indexOf('?')
-  return q < 0 ? url : url.slice(0, q)
+  return decodeParam(q < 0 ? url : url.slice(0, q))
 }

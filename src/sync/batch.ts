@@ -346,7 +346,7 @@ export class SyncBatch {
       this.applied.length === 0
         ? Promise.resolve([])
         : tx<EventRef[]>`
-          update inbox i set status = 'received', generation = i.generation + 1, enqueued_at = null,
+          update inbox i set status = 'received', generation = i.generation + 1, enqueued_at = now(),
             waiting_for_kind = null, waiting_for_id = null
           from unnest(${this.applied.map((o) => o.sourceId)}::uuid[], ${this.applied.map((o) => o.kind)}::text[],
             ${this.applied.map((o) => o.externalId)}::text[]) as w(source_id, kind, external_id)

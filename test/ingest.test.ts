@@ -432,7 +432,7 @@ describe('the fast path, over raw sockets', () => {
     const head = `POST /v1/webhooks/${unknown} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`
     const started = Date.now()
     const { response, closedByServer } = await raw([head], {
-      keepWriting: '400\r\n' + 'x'.repeat(1024) + '\r\n',
+      keepWriting: `400\r\n${'x'.repeat(1024)}\r\n`,
       waitMs: 5000,
     })
     expect(response).toMatch(/^HTTP\/1\.1 404 /)

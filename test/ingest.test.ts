@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { type AddressInfo, connect } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createApp } from '../src/app.js'
@@ -5,6 +6,7 @@ import { frozenClock } from '../src/clock.js'
 import { createSql } from '../src/db/client.js'
 import { createInboxWriter } from '../src/inbox/inbox-writer.js'
 import { eventJobId } from '../src/queue/jobs.js'
+import { webhookFastPath } from '../src/routes/webhooks.js'
 import { serveApi } from '../src/server.js'
 import { createSourceCache } from '../src/sources/cache.js'
 import { bearer, createSourceViaApi, createTestApp, pingEvent, signedHeaders } from './helpers/app.js'
@@ -453,4 +455,54 @@ describe('the fast path, over raw sockets', () => {
     })
     expect(res.status).toBe(202)
   })
+
+  it('takes deliveries itself and hands everything else to the app', async () => {
+    const handed: string[] = []
+    const fallback = (req: IncomingMessage, res: ServerResponse) => {
+      handed.push(`${req.method} ${req.url} ${req.headers.host}`)
+      res.writeHead(418).end()
+    }
+    const own = webhookFastPath(t.deps)({}, fallback)
+    await new Promise<void>((resolve) => own.listen(0, '127.0.0.1', resolve))
+    const at = `http://127.0.0.1:${(own.address() as AddressInfo).port}`
+    try {
+      const body = pingEvent()
+      const delivered = await fetch(`${at}${url}`, {
+        method: 'POST',
+        headers: signedHeaders(source.secret, body),
+        body,
+      })
+      expect(delivered.status).toBe(202)
+      // Any port is a plain host; odd hosts, paths and other methods are the app's.
+      const send = async (path: string, host: string, method = 'POST') => {
+        const { response } = await rawTo(
+          (own.address() as AddressInfo).port,
+          `${method} ${path} HTTP/1.1\r\nhost: ${host}\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}`,
+        )
+        return Number(response.slice(9, 12))
+      }
+      expect(await send(url, '127.0.0.1:60123')).toBe(400) // ours: verification headers missing
+      expect(await send(url, 'LOCALHOST')).toBe(418)
+      expect(await send(`${url}/..`, '127.0.0.1')).toBe(418)
+      expect(await send(`/v1/webhooks/a\\b`, '127.0.0.1')).toBe(418)
+      expect(await send(url, '127.0.0.1', 'PUT')).toBe(418)
+      expect(await send('/healthz', '127.0.0.1', 'GET')).toBe(418)
+      expect(handed).toHaveLength(5)
+    } finally {
+      await new Promise<void>((resolve) => own.close(() => resolve()))
+    }
+  })
 })
+
+/** One raw request on a new connection; resolves with what came back once the server closes. */
+function rawTo(port: number, request: string): Promise<{ response: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(request))
+    let response = ''
+    socket.on('data', (d) => {
+      response += d
+    })
+    socket.on('end', () => resolve({ response }))
+    socket.on('error', reject)
+  })
+}

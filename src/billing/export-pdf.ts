@@ -1,10 +1,17 @@
-import PDFDocument from 'pdfkit'
 import type { Invoice, InvoiceLine } from './invoices.js'
 import { formatMinor } from './money.js'
 import { groupLines } from './present.js'
 
-/** The PDF of a finalized invoice: number, period, lines by sub-reseller and end customer, totals. */
-export function invoicePdf(invoice: Invoice, lines: InvoiceLine[], tenantName: string): Promise<Buffer> {
+/**
+ * The PDF of a finalized invoice: number, period, lines by sub-reseller and end customer, totals.
+ * pdfkit (with its fonts, ~28 MB resident) is loaded on the first PDF, not by every API process.
+ */
+export async function invoicePdf(
+  invoice: Invoice,
+  lines: InvoiceLine[],
+  tenantName: string,
+): Promise<Buffer> {
+  const { default: PDFDocument } = await import('pdfkit')
   const money = (m: string | bigint) => `${formatMinor(m, invoice.currency)} ${invoice.currency}`
   const doc = new PDFDocument({
     size: 'A4',

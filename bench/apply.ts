@@ -7,7 +7,8 @@ import { createProducerRedis } from '../src/queue/redis.js'
 import { generateEvents } from '../src/sim/generate.js'
 import { createSecretBox } from '../src/sources/secret-box.js'
 import { createSource, NewSource } from '../src/sources/sources.js'
-import { dropDatabase, freshDatabase, postgresCpu } from './db.js'
+import { postgresCpu } from './cpu.js'
+import { dropDatabase, freshDatabase } from './db.js'
 import { startProcess } from './servers.js'
 
 export type ApplyResult = {

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import postgres from 'postgres'
 import { createSql, type Sql } from '../src/db/client.js'
 import { migrate } from '../src/db/migrate.js'
@@ -27,37 +26,4 @@ export async function dropDatabase(name: string): Promise<void> {
   const admin = postgres(BENCH_ADMIN_URL, { max: 1, onnotice: () => {} })
   await admin`drop database if exists ${admin(name)} with (force)`
   await admin.end()
-}
-
-/** CPU seconds (user + system) of a process, from /proc; 0 once it has exited. */
-export function processCpuSeconds(pid: number): number {
-  try {
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-    return (Number(fields[11]) + Number(fields[12])) / 100
-  } catch {
-    return 0
-  }
-}
-
-/**
- * The CPU that Postgres spends for one database: a sampler over its backends (the server runs
- * on this machine). `sample()` before and after a phase; `since(before)` sums what every backend
- * used in between, counting a backend that started meanwhile from zero.
- */
-export function postgresCpu(sql: Sql, database: string) {
-  async function sample(): Promise<Map<number, number>> {
-    const rows = await sql<{ pid: number }[]>`
-      select pid from pg_stat_activity where datname = ${database} and pid <> pg_backend_pid()`
-    return new Map(rows.map((r) => [r.pid, processCpuSeconds(r.pid)]))
-  }
-  return {
-    sample,
-    async since(before: Map<number, number>): Promise<number> {
-      const after = await sample()
-      let total = 0
-      for (const [pid, s] of after) total += s - (before.get(pid) ?? 0)
-      return total
-    },
-  }
 }

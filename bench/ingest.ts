@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import autocannon from 'autocannon'
 import { Webhook } from 'standardwebhooks'
 import { request } from 'undici'
-import { dropDatabase, freshDatabase, postgresCpu } from './db.js'
+import { postgresCpu } from './cpu.js'
+import { dropDatabase, freshDatabase } from './db.js'
 import { startProcess } from './servers.js'
 
 export type IngestResult = {

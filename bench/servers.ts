@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { processCpuSeconds } from './db.js'
+import { processCpuSeconds } from './cpu.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 

@@ -31,6 +31,53 @@ async function errorOf(res: Response) {
   ).error
 }
 
+/** How many webhook answers with this status the HTTP metric has counted so far. */
+async function webhookAnswers(status: string): Promise<number> {
+  const metrics = await (await t.app.request('/metrics')).text()
+  const line = metrics
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith('tiersync_http_request_duration_seconds_count{') &&
+        l.includes('route="/v1/webhooks/:sourceId"') &&
+        l.includes(`status="${status}"`),
+    )
+  return Number(line?.split(' ').pop() ?? 0)
+}
+
+/** Sends raw bytes; resolves with what came back once the server closes or `waitMs` passes. */
+function raw(
+  port: number,
+  chunks: string[],
+  opts: { waitMs?: number; keepWriting?: string; abortAfterMs?: number } = {},
+): Promise<{ response: string; closedByServer: boolean }> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    let response = ''
+    let closedByServer = false
+    let writer: NodeJS.Timeout | undefined
+    const finish = () => {
+      clearInterval(writer)
+      socket.destroy()
+      resolve({ response, closedByServer })
+    }
+    socket.on('data', (d) => {
+      response += d
+    })
+    socket.on('end', () => {
+      closedByServer = true
+      finish()
+    })
+    socket.on('error', () => finish())
+    socket.on('connect', () => {
+      for (const c of chunks) socket.write(c)
+      if (opts.keepWriting) writer = setInterval(() => socket.write(opts.keepWriting as string), 5)
+      if (opts.abortAfterMs !== undefined) setTimeout(finish, opts.abortAfterMs)
+    })
+    setTimeout(finish, opts.waitMs ?? 3000)
+  })
+}
+
 const subscription = (over: Record<string, unknown> = {}) =>
   JSON.stringify({
     type: 'subscription.updated',
@@ -51,19 +98,7 @@ describe.each(Object.keys(transports) as (keyof typeof transports)[])(
     ) => send(path, { method: 'POST', headers, body })
 
     it('answers the same on either path: request id echoed or made, error body, access metric by route', async () => {
-      const count = async (status: string) => {
-        const metrics = await (await t.app.request('/metrics')).text()
-        const line = metrics
-          .split('\n')
-          .find(
-            (l) =>
-              l.startsWith('tiersync_http_request_duration_seconds_count{') &&
-              l.includes('route="/v1/webhooks/:sourceId"') &&
-              l.includes(`status="${status}"`),
-          )
-        return Number(line?.split(' ').pop() ?? 0)
-      }
-      const before = { ok: await count('202'), refused: await count('401') }
+      const before = { ok: await webhookAnswers('202'), refused: await webhookAnswers('401') }
       const body = pingEvent()
       const mine = `req-${via.replace('.', '-')}-1`
       const ok = await post(body, { ...signedHeaders(source.secret, body), 'x-request-id': mine })
@@ -83,7 +118,7 @@ describe.each(Object.keys(transports) as (keyof typeof transports)[])(
         message: 'no signature matches an active secret',
         request_id: made,
       })
-      expect({ ok: await count('202'), refused: await count('401') }).toEqual({
+      expect({ ok: await webhookAnswers('202'), refused: await webhookAnswers('401') }).toEqual({
         ok: before.ok + 1,
         refused: before.refused + 1,
       })
@@ -372,51 +407,6 @@ describe('inbox writer', () => {
 describe('the fast path, over raw sockets', () => {
   const port = (server.address() as AddressInfo).port
 
-  /** Sends raw bytes; resolves with what came back once the server closes or `waitMs` passes. */
-  function raw(
-    chunks: string[],
-    opts: { waitMs?: number; keepWriting?: string; abortAfterMs?: number } = {},
-  ): Promise<{ response: string; closedByServer: boolean }> {
-    return new Promise((resolve) => {
-      const socket = connect(port, '127.0.0.1')
-      let response = ''
-      let closedByServer = false
-      let writer: NodeJS.Timeout | undefined
-      const finish = () => {
-        clearInterval(writer)
-        socket.destroy()
-        resolve({ response, closedByServer })
-      }
-      socket.on('data', (d) => {
-        response += d
-      })
-      socket.on('end', () => {
-        closedByServer = true
-        finish()
-      })
-      socket.on('error', () => finish())
-      socket.on('connect', () => {
-        for (const c of chunks) socket.write(c)
-        if (opts.keepWriting) writer = setInterval(() => socket.write(opts.keepWriting as string), 5)
-        if (opts.abortAfterMs !== undefined) setTimeout(finish, opts.abortAfterMs)
-      })
-      setTimeout(finish, opts.waitMs ?? 3000)
-    })
-  }
-
-  const count = async (status: string) => {
-    const text = await (await t.app.request('/metrics')).text()
-    const line = text
-      .split('\n')
-      .find(
-        (l) =>
-          l.startsWith('tiersync_http_request_duration_seconds_count{') &&
-          l.includes('route="/v1/webhooks/:sourceId"') &&
-          l.includes(`status="${status}"`),
-      )
-    return Number(line?.split(' ').pop() ?? 0)
-  }
-
   it('refuses a repeated Content-Type as the Fetch API reads it (all values), not by its first', async () => {
     const body = pingEvent()
     const h = signedHeaders(source.secret, body)
@@ -424,7 +414,7 @@ describe('the fast path, over raw sockets', () => {
       `POST ${url} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-type: text/plain\r\n` +
       `webhook-id: ${h['webhook-id']}\r\nwebhook-timestamp: ${h['webhook-timestamp']}\r\n` +
       `webhook-signature: ${h['webhook-signature']}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`
-    const { response } = await raw([head, body])
+    const { response } = await raw(port, [head, body])
     expect(response).toMatch(/^HTTP\/1\.1 415 /)
     expect(response).toContain('"code":"unsupported_media_type"')
   })
@@ -433,7 +423,7 @@ describe('the fast path, over raw sockets', () => {
     const unknown = '00000000-0000-4000-8000-000000000000'
     const head = `POST /v1/webhooks/${unknown} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`
     const started = Date.now()
-    const { response, closedByServer } = await raw([head], {
+    const { response, closedByServer } = await raw(port, [head], {
       keepWriting: `400\r\n${'x'.repeat(1024)}\r\n`,
       waitMs: 5000,
     })
@@ -443,10 +433,10 @@ describe('the fast path, over raw sockets', () => {
   })
 
   it('a client gone mid-body settles the request (answered 400 to nobody), and the server carries on', async () => {
-    const before = await count('400')
+    const before = await webhookAnswers('400')
     const head = `POST ${url} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 5000\r\n\r\n`
-    await raw([head, '{"type":"test.ping",'], { abortAfterMs: 100 })
-    await expect.poll(() => count('400'), { timeout: 3000 }).toBe(before + 1)
+    await raw(port, [head, '{"type":"test.ping",'], { abortAfterMs: 100 })
+    await expect.poll(() => webhookAnswers('400'), { timeout: 3000 }).toBe(before + 1)
     const body = pingEvent()
     const res = await fetch(`${base}${url}`, {
       method: 'POST',
@@ -475,10 +465,9 @@ describe('the fast path, over raw sockets', () => {
       expect(delivered.status).toBe(202)
       // Any port is a plain host; odd hosts, paths and other methods are the app's.
       const send = async (path: string, host: string, method = 'POST') => {
-        const { response } = await rawTo(
-          (own.address() as AddressInfo).port,
+        const { response } = await raw((own.address() as AddressInfo).port, [
           `${method} ${path} HTTP/1.1\r\nhost: ${host}\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}`,
-        )
+        ])
         return Number(response.slice(9, 12))
       }
       expect(await send(url, '127.0.0.1:60123')).toBe(400) // ours: verification headers missing
@@ -493,16 +482,3 @@ describe('the fast path, over raw sockets', () => {
     }
   })
 })
-
-/** One raw request on a new connection; resolves with what came back once the server closes. */
-function rawTo(port: number, request: string): Promise<{ response: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(request))
-    let response = ''
-    socket.on('data', (d) => {
-      response += d
-    })
-    socket.on('end', () => resolve({ response }))
-    socket.on('error', reject)
-  })
-}

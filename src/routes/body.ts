@@ -3,15 +3,14 @@ import type { Context } from 'hono'
 import { RequestAborted } from '../errors.js'
 
 /**
- * Reads a request body, refusing it (`tooLarge`) as soon as it passes `max` bytes: from the
- * Content-Length before reading anything, else while reading, so an endless chunked body is cut
- * off, never buffered. On @hono/node-server it reads the Node stream itself, which costs far less
- * than building a Web Request and stream for every delivery; elsewhere (app.request in tests,
- * other runtimes) it reads the Web stream with the same limit.
+ * Reads a request body, refusing it (`tooLarge`) as soon as it passes `max` bytes while reading,
+ * so an endless chunked body is cut off, never buffered (the webhook receiver has refused a
+ * Content-Length past `max` before reading anything). On @hono/node-server it reads the Node
+ * stream itself, which costs far less than building a Web Request and stream for every
+ * delivery; elsewhere (app.request in tests, other runtimes) it reads the Web stream with the
+ * same limit.
  */
 export async function readLimitedBody(c: Context, max: number, tooLarge: () => never): Promise<Uint8Array> {
-  const length = c.req.header('content-length')
-  if (length !== undefined && Number(length) > max) tooLarge()
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
   if (incoming && !incoming.readableEnded) {
     return readIncomingBody(incoming, max, () => {

@@ -41,7 +41,7 @@ const route = createRoute({
   },
 })
 
-type Ack = { id: string; status: 'accepted' | 'duplicate' }
+type Ack = z.infer<typeof Ack>
 
 /** A delivery as the webhook route sees it, whichever server carries it. */
 type Delivery = {
@@ -169,6 +169,7 @@ export function webhookFastPath(deps: Deps) {
 
   async function answer(req: IncomingMessage, res: ServerResponse, rawSourceId: string) {
     const started = performance.now()
+    const path = pathOf(req)
     const requestId = requestIdFrom(req.headersDistinct['x-request-id']?.join(', '))
     let status: number
     let body: unknown
@@ -189,7 +190,7 @@ export function webhookFastPath(deps: Deps) {
       status = ok.status
       body = ok.body
     } catch (err) {
-      const appErr = mapError(deps.log, err, { requestId, path: pathOf(req) })
+      const appErr = mapError(deps.log, err, { requestId, path })
       status = appErr.status
       body = errorBody(appErr, requestId)
       headers = errorHeaders(appErr)
@@ -207,7 +208,7 @@ export function webhookFastPath(deps: Deps) {
     recordRequest(deps, {
       route: ROUTE,
       method: 'POST',
-      path: pathOf(req),
+      path,
       status,
       ms: performance.now() - started,
       requestId,

@@ -1,11 +1,13 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import { type AddressInfo, connect } from 'node:net'
+import { IncomingMessage, type ServerResponse } from 'node:http'
+import { type AddressInfo, connect, Socket } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createApp } from '../src/app.js'
 import { frozenClock } from '../src/clock.js'
 import { createSql } from '../src/db/client.js'
+import { RequestAborted } from '../src/errors.js'
 import { createInboxWriter } from '../src/inbox/inbox-writer.js'
 import { eventJobId } from '../src/queue/jobs.js'
+import { readIncomingBody } from '../src/routes/body.js'
 import { webhookFastPath } from '../src/routes/webhooks.js'
 import { serveApi } from '../src/server.js'
 import { createSourceCache } from '../src/sources/cache.js'
@@ -444,6 +446,17 @@ describe('the fast path, over raw sockets', () => {
       body,
     })
     expect(res.status).toBe(202)
+  })
+
+  it('the body reader settles for a request whose client was gone before reading began', async () => {
+    const gone = new IncomingMessage(new Socket())
+    gone.destroy()
+    await new Promise((resolve) => setImmediate(resolve)) // its 'close' has been emitted already
+    await expect(
+      readIncomingBody(gone, 1024, () => {
+        throw new Error('not too large')
+      }),
+    ).rejects.toBeInstanceOf(RequestAborted)
   })
 
   it('takes deliveries itself and hands everything else to the app', async () => {

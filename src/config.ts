@@ -24,7 +24,11 @@ const Env = z
     RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
     /** How long a rotated-out secret keeps verifying. */
     SECRET_GRACE_HOURS: z.coerce.number().positive().default(24),
-    WORKER_CONCURRENCY: z.coerce.number().int().positive().default(4),
+    /**
+     * Jobs (batches of events) a worker applies at once. 2 on a 2-core machine: more transactions
+     * at once only wait on each other's object locks and share the same CPU (README, Benchmarks).
+     */
+    WORKER_CONCURRENCY: z.coerce.number().int().positive().default(2),
     /** A job whose worker died is retried after this long (BullMQ lock duration and stalled check). */
     WORKER_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
     /** Seconds a committed inbox row may wait without a job before the relay queues it again. */

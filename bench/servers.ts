@@ -5,6 +5,16 @@ import { processCpuSeconds } from './cpu.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 
+/**
+ * The Node flags production starts with: those of `npm run start:prod` (the Dockerfile's CMD has
+ * the same), read from package.json so the bench cannot drift from it.
+ */
+export function productionNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> }
+  const words = (pkg.scripts['start:prod'] ?? '').split(/\s+/)
+  return words.slice(1, words.indexOf('dist/main.js')).filter((w) => w.startsWith('--'))
+}
+
 export type ServerProc = {
   child: ChildProcess
   port: number
@@ -24,9 +34,9 @@ export async function startProcess(
   const prof = process.env.BENCH_CPU_PROF
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
     : []
-  // Compiled JavaScript runs as in production (`node dist/main.js`); TypeScript through tsx.
-  const loader = entry.endsWith('.ts') ? ['--import', 'tsx'] : []
-  const child = spawn(process.execPath, [...prof, ...loader, entry], {
+  // Compiled JavaScript runs as in production (`npm run start:prod`); TypeScript through tsx.
+  const flags = entry.endsWith('.ts') ? ['--import', 'tsx'] : productionNodeFlags()
+  const child = spawn(process.execPath, [...prof, ...flags, entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,7 +7,7 @@ import { createProducerRedis } from '../src/queue/redis.js'
 import { generateEvents } from '../src/sim/generate.js'
 import { createSecretBox } from '../src/sources/secret-box.js'
 import { createSource, NewSource } from '../src/sources/sources.js'
-import { postgresCpu } from './cpu.js'
+import { microsEach, postgresCpu } from './cpu.js'
 import { dropDatabase, freshDatabase } from './db.js'
 import { startProcess } from './servers.js'
 
@@ -104,7 +104,7 @@ export async function benchApply(events: number, subscriptions: number): Promise
     events_per_second: Math.round(ids.length / seconds),
     statuses,
     worker_peak_rss_mb: rss,
-    worker_cpu_us_per_event: Math.round((workerCpu / ids.length) * 1e6),
-    postgres_cpu_us_per_event: Math.round((pgCpu / ids.length) * 1e6),
+    worker_cpu_us_per_event: microsEach(workerCpu, ids.length),
+    postgres_cpu_us_per_event: microsEach(pgCpu, ids.length),
   }
 }

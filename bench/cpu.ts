@@ -12,6 +12,9 @@ export function processCpuSeconds(pid: number): number {
   }
 }
 
+/** CPU seconds spread over `n` requests or events, in whole microseconds each (0 for none). */
+export const microsEach = (seconds: number, n: number) => (n > 0 ? Math.round((seconds / n) * 1e6) : 0)
+
 /**
  * The CPU that Postgres spends for one database: a sampler over its backends (the server runs
  * on this machine). `sample()` before and after a phase; `since(before)` sums what every backend

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import autocannon from 'autocannon'
 import { Webhook } from 'standardwebhooks'
 import { request } from 'undici'
-import { postgresCpu } from './cpu.js'
+import { microsEach, postgresCpu } from './cpu.js'
 import { dropDatabase, freshDatabase } from './db.js'
 import { startProcess } from './servers.js'
 
@@ -145,18 +145,16 @@ export async function benchIngest(connections = 50, seconds = 10): Promise<Inges
   return {
     connections,
     seconds,
-    bare: { ...strip(bareResult), cpu_us_per_req: perRequest(bareCpu, bareResult.acknowledged) },
+    bare: { ...strip(bareResult), cpu_us_per_req: microsEach(bareCpu, bareResult.acknowledged) },
     tiersync: {
       ...strip(ours),
       peak_rss_mb: peak,
-      api_cpu_us_per_req: perRequest(apiCpu, ours.acknowledged),
-      postgres_cpu_us_per_req: perRequest(pgCpu, ours.acknowledged),
+      api_cpu_us_per_req: microsEach(apiCpu, ours.acknowledged),
+      postgres_cpu_us_per_req: microsEach(pgCpu, ours.acknowledged),
     },
     ratio: Math.round((ours.req_per_s / bareResult.req_per_s) * 1000) / 1000,
   }
 }
-
-const perRequest = (seconds: number, n: number) => (n > 0 ? Math.round((seconds / n) * 1e6) : 0)
 
 function strip(r: { req_per_s: number; p50_ms: number; p99_ms: number; non_2xx: number }) {
   return { req_per_s: r.req_per_s, p50_ms: r.p50_ms, p99_ms: r.p99_ms, non_2xx: r.non_2xx }

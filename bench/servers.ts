@@ -9,7 +9,7 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url))
  * The Node flags production starts with: those of `npm run start:prod` (the Dockerfile's CMD has
  * the same), read from package.json so the bench cannot drift from it.
  */
-export function productionNodeFlags(): string[] {
+function productionNodeFlags(): string[] {
   const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> }
   const words = (pkg.scripts['start:prod'] ?? '').split(/\s+/)
   return words.slice(1, words.indexOf('dist/main.js')).filter((w) => w.startsWith('--'))

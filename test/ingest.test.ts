@@ -408,6 +408,11 @@ describe('inbox writer', () => {
 
 describe('the fast path, over raw sockets', () => {
   const port = (server.address() as AddressInfo).port
+  /** A signed ping delivered over HTTP to the server at `at`. */
+  const deliverPing = (at: string) => {
+    const body = pingEvent()
+    return fetch(`${at}${url}`, { method: 'POST', headers: signedHeaders(source.secret, body), body })
+  }
 
   it('refuses a repeated Content-Type as the Fetch API reads it (all values), not by its first', async () => {
     const body = pingEvent()
@@ -439,13 +444,7 @@ describe('the fast path, over raw sockets', () => {
     const head = `POST ${url} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 5000\r\n\r\n`
     await raw(port, [head, '{"type":"test.ping",'], { abortAfterMs: 100 })
     await expect.poll(() => webhookAnswers('400'), { timeout: 3000 }).toBe(before + 1)
-    const body = pingEvent()
-    const res = await fetch(`${base}${url}`, {
-      method: 'POST',
-      headers: signedHeaders(source.secret, body),
-      body,
-    })
-    expect(res.status).toBe(202)
+    expect((await deliverPing(base)).status).toBe(202)
   })
 
   it('the body reader settles for a request whose client was gone before reading began', async () => {
@@ -469,13 +468,7 @@ describe('the fast path, over raw sockets', () => {
     await new Promise<void>((resolve) => own.listen(0, '127.0.0.1', resolve))
     const at = `http://127.0.0.1:${(own.address() as AddressInfo).port}`
     try {
-      const body = pingEvent()
-      const delivered = await fetch(`${at}${url}`, {
-        method: 'POST',
-        headers: signedHeaders(source.secret, body),
-        body,
-      })
-      expect(delivered.status).toBe(202)
+      expect((await deliverPing(at)).status).toBe(202)
       // Any port is a plain host; odd hosts, paths and other methods are the app's.
       const send = async (path: string, host: string, method = 'POST') => {
         const { response } = await raw((own.address() as AddressInfo).port, [

@@ -6,21 +6,25 @@ import { microsEach, postgresCpu } from './cpu.js'
 import { dropDatabase, freshDatabase } from './db.js'
 import { startProcess } from './servers.js'
 
+type Side = { req_per_s: number; p50_ms: number; p99_ms: number; non_2xx: number }
+
 export type IngestResult = {
   connections: number
+  /** Load time per side, in `rounds` rounds that alternate bare and tiersync. */
   seconds: number
-  bare: { req_per_s: number; p50_ms: number; p99_ms: number; non_2xx: number; cpu_us_per_req: number }
-  tiersync: {
-    req_per_s: number
-    p50_ms: number
-    p99_ms: number
-    non_2xx: number
+  rounds: number
+  /** req/s, p50 and p99: the median over the rounds; non-2xx: the sum. */
+  bare: Side & { cpu_us_per_req: number }
+  tiersync: Side & {
     peak_rss_mb: number
     /** CPU per acknowledged request, of the API process and of Postgres (its backends for this database). */
     api_cpu_us_per_req: number
     postgres_cpu_us_per_req: number
   }
+  /** The median of the rounds' ratios (ours over bare, each round against the bare round just before it). */
   ratio: number
+  ratio_range: [number, number]
+  by_round: { bare_req_per_s: number; tiersync_req_per_s: number; ratio: number }[]
 }
 
 type Signed = { body: string; headers: Record<string, string> }
@@ -63,8 +67,10 @@ function signedPool(secret: string, n: number): Signed[] {
   return pool
 }
 
-async function load(url: string, pool: Signed[], connections: number, seconds: number) {
-  let next = 0
+/** Where the next request of a pool is: each request is sent once, across rounds. */
+type Cursor = { pool: Signed[]; next: number }
+
+async function load(url: string, cursor: Cursor, connections: number, seconds: number) {
   const result = await autocannon({
     url,
     connections,
@@ -73,7 +79,7 @@ async function load(url: string, pool: Signed[], connections: number, seconds: n
       {
         method: 'POST',
         setupRequest: (req) => {
-          const r = pool[next++ % pool.length] as Signed
+          const r = cursor.pool[cursor.next++ % cursor.pool.length] as Signed
           return { ...req, body: r.body, headers: r.headers }
         },
       },
@@ -84,7 +90,6 @@ async function load(url: string, pool: Signed[], connections: number, seconds: n
     p50_ms: result.latency.p50,
     p99_ms: result.latency.p99,
     non_2xx: result.non2xx,
-    sent: next,
     acknowledged: result['2xx'],
   }
 }
@@ -92,10 +97,14 @@ async function load(url: string, pool: Signed[], connections: number, seconds: n
 /**
  * Ingest: a bare Hono endpoint on the same server stack against tiersync's full ingest
  * (verification, inbox group commit, enqueue), each in its own process, both loaded by
- * autocannon with distinct signed requests; the ratio is ours over bare.
+ * autocannon with distinct signed requests; the ratio is ours over bare. The two take turns in
+ * short rounds, so a shared machine that speeds up or slows down during the run moves both
+ * sides of each round's ratio alike; the median round is reported, with the range. A first
+ * round of each warms up and is not counted.
  */
-export async function benchIngest(connections = 50, seconds = 10): Promise<IngestResult> {
+export async function benchIngest(connections = 50, seconds = 10, rounds = 5): Promise<IngestResult> {
   const poolSize = Number(process.env.BENCH_INGEST_POOL ?? 150_000)
+  const roundSeconds = Math.max(1, Math.round(seconds / rounds))
   const name = 'tiersync_bench_ingest'
   const { url: dbUrl, sql } = await freshDatabase(name)
   const pg = postgresCpu(sql, name)
@@ -103,13 +112,6 @@ export async function benchIngest(connections = 50, seconds = 10): Promise<Inges
 
   // Same bodies and headers for both: the bare endpoint just does not check them.
   const bare = await startProcess('bench/bare-server.ts', {}, /listening (\d+)/)
-  const barePool = signedPool(`whsec_${randomBytes(32).toString('base64')}`, poolSize)
-  const bareCpu0 = bare.cpuSeconds()
-  const bareResult = await load(`http://127.0.0.1:${bare.port}/v1/webhooks/x`, barePool, connections, seconds)
-  const bareCpu = bare.cpuSeconds() - bareCpu0
-  barePool.length = 0
-  await bare.stop()
-
   // The production build (`npm run build`, run by `npm run bench`), as `npm run start:prod` runs it.
   const api = await startProcess(
     'dist/main.js',
@@ -132,30 +134,76 @@ export async function benchIngest(connections = 50, seconds = 10): Promise<Inges
     body: JSON.stringify({ name: 'bench', reseller: { name: 'Bench Reseller' } }),
   })
   const source = (await created.body.json()) as { id: string; secret: string }
-  const pool = signedPool(source.secret, poolSize)
-  const [apiCpu0, pg0] = [api.cpuSeconds(), await pg.sample()]
-  const ours = await load(`${base}/v1/webhooks/${source.id}`, pool, connections, seconds)
-  const [apiCpu, pgCpu] = [api.cpuSeconds() - apiCpu0, await pg.since(pg0)]
+  const bareCursor: Cursor = {
+    pool: signedPool(`whsec_${randomBytes(32).toString('base64')}`, poolSize),
+    next: 0,
+  }
+  const oursCursor: Cursor = { pool: signedPool(source.secret, poolSize), next: 0 }
+
+  const bareRounds: Awaited<ReturnType<typeof load>>[] = []
+  const oursRounds: Awaited<ReturnType<typeof load>>[] = []
+  let [bareCpu, apiCpu, pgCpu] = [0, 0, 0]
+  // A first round each, not counted: both processes and autocannon warm up in it.
+  await load(`http://127.0.0.1:${bare.port}/v1/webhooks/x`, bareCursor, connections, roundSeconds)
+  await load(`${base}/v1/webhooks/${source.id}`, oursCursor, connections, roundSeconds)
+  for (let r = 0; r < rounds; r++) {
+    const bareCpu0 = bare.cpuSeconds()
+    bareRounds.push(
+      await load(`http://127.0.0.1:${bare.port}/v1/webhooks/x`, bareCursor, connections, roundSeconds),
+    )
+    bareCpu += bare.cpuSeconds() - bareCpu0
+    const [apiCpu0, pg0] = [api.cpuSeconds(), await pg.sample()]
+    oursRounds.push(await load(`${base}/v1/webhooks/${source.id}`, oursCursor, connections, roundSeconds))
+    apiCpu += api.cpuSeconds() - apiCpu0
+    pgCpu += await pg.since(pg0)
+  }
   const peak = api.peakRssMb()
-  await api.stop()
+  await Promise.all([bare.stop(), api.stop()])
   await sql.end()
   await dropDatabase(name)
-  if (ours.sent > poolSize)
-    console.warn(`ingest bench: ${ours.sent} requests > pool ${poolSize}: some were duplicates`)
+  if (oursCursor.next > poolSize)
+    console.warn(`ingest bench: ${oursCursor.next} requests > pool ${poolSize}: some were duplicates`)
+
+  const byRound = bareRounds.map((b, i) => {
+    const ours = oursRounds[i] as (typeof oursRounds)[number]
+    return {
+      bare_req_per_s: b.req_per_s,
+      tiersync_req_per_s: ours.req_per_s,
+      ratio: round3(ours.req_per_s / b.req_per_s),
+    }
+  })
+  const ratios = byRound.map((r) => r.ratio)
+  const acknowledged = (rs: typeof bareRounds) => rs.reduce((n, r) => n + r.acknowledged, 0)
   return {
     connections,
-    seconds,
-    bare: { ...strip(bareResult), cpu_us_per_req: microsEach(bareCpu, bareResult.acknowledged) },
+    seconds: roundSeconds * rounds,
+    rounds,
+    bare: { ...summarize(bareRounds), cpu_us_per_req: microsEach(bareCpu, acknowledged(bareRounds)) },
     tiersync: {
-      ...strip(ours),
+      ...summarize(oursRounds),
       peak_rss_mb: peak,
-      api_cpu_us_per_req: microsEach(apiCpu, ours.acknowledged),
-      postgres_cpu_us_per_req: microsEach(pgCpu, ours.acknowledged),
+      api_cpu_us_per_req: microsEach(apiCpu, acknowledged(oursRounds)),
+      postgres_cpu_us_per_req: microsEach(pgCpu, acknowledged(oursRounds)),
     },
-    ratio: Math.round((ours.req_per_s / bareResult.req_per_s) * 1000) / 1000,
+    ratio: median(ratios),
+    ratio_range: [Math.min(...ratios), Math.max(...ratios)],
+    by_round: byRound,
   }
 }
 
-function strip(r: { req_per_s: number; p50_ms: number; p99_ms: number; non_2xx: number }) {
-  return { req_per_s: r.req_per_s, p50_ms: r.p50_ms, p99_ms: r.p99_ms, non_2xx: r.non_2xx }
+function summarize(rs: { req_per_s: number; p50_ms: number; p99_ms: number; non_2xx: number }[]): Side {
+  return {
+    req_per_s: median(rs.map((r) => r.req_per_s)),
+    p50_ms: median(rs.map((r) => r.p50_ms)),
+    p99_ms: median(rs.map((r) => r.p99_ms)),
+    non_2xx: rs.reduce((n, r) => n + r.non_2xx, 0),
+  }
 }
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000

@@ -6,7 +6,7 @@ import { benchInvoiceRun } from './invoice-run.js'
 
 /**
  * `npm run bench`: every benchmark in one run on this machine, each against its baseline or goal,
- * results in bench/results.json. Sizes: BENCH_INGEST_SECONDS (10), BENCH_APPLY_EVENTS (50000),
+ * results in bench/results.json. Sizes: BENCH_INGEST_SECONDS (10 per side) in BENCH_INGEST_ROUNDS (5), BENCH_APPLY_EVENTS (50000),
  * BENCH_SUBSCRIPTIONS (100000; 1000000 is the invoice run's goal size). BENCH_ONLY=ingest,apply,invoice
  * runs a subset.
  */
@@ -18,7 +18,11 @@ const results: Record<string, unknown> = {
 const table: Record<string, Record<string, string | number>> = {}
 
 if (only.has('ingest')) {
-  const r = await benchIngest(50, Number(process.env.BENCH_INGEST_SECONDS ?? 10))
+  const r = await benchIngest(
+    50,
+    Number(process.env.BENCH_INGEST_SECONDS ?? 10),
+    Number(process.env.BENCH_INGEST_ROUNDS ?? 5),
+  )
   results.ingest = r
   table['ingest: bare Hono'] = {
     'req/s': r.bare.req_per_s,
@@ -31,6 +35,7 @@ if (only.has('ingest')) {
     'p50 ms': r.tiersync.p50_ms,
     'p99 ms': r.tiersync.p99_ms,
     'ratio (goal >= 0.40)': r.ratio,
+    'ratio range': r.ratio_range.join('-'),
     'peak RSS MB (goal <= 200)': r.tiersync.peak_rss_mb,
     'server CPU µs/req': r.tiersync.api_cpu_us_per_req,
     'Postgres CPU µs/req': r.tiersync.postgres_cpu_us_per_req,

@@ -11,6 +11,7 @@ import { type Clock, systemClock } from './clock.js'
 import type { Config } from './config.js'
 import { createSql, ensureDatabase } from './db/client.js'
 import { migrate } from './db/migrate.js'
+import { warnAboutServerSettings } from './db/server-settings.js'
 import type { Deps } from './deps.js'
 import { createInboxWriter } from './inbox/inbox-writer.js'
 import { createEnqueuer, type Relay, startRelay } from './inbox/relay.js'
@@ -44,6 +45,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   const sql = createSql(config.DATABASE_URL, { max: 20 })
   const applied = await migrate(sql)
   if (applied.length > 0) log.info({ applied }, 'migrations applied')
+  await warnAboutServerSettings(sql, log)
   const generatedAdminKey = await bootstrapAdminKey(sql, config.ADMIN_API_KEY)
 
   const redisTarget = {

@@ -168,7 +168,9 @@ function pacer(ratePerSecond: number | undefined): () => Promise<void> {
     const now = performance.now()
     const slot = Math.max(now, nextSlot)
     nextSlot = slot + gap
-    if (slot > now) await sleep(slot - now)
+    // A timer may fire up to a millisecond before its time as performance.now() counts it (the
+    // event loop's clock is whole milliseconds): wait again rather than start early.
+    for (let left = slot - now; left > 0; left = slot - performance.now()) await sleep(left)
   }
 }
 

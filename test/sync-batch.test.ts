@@ -166,13 +166,16 @@ describe('jobs of rows', () => {
     Array.from({ length: n }, (_, i) => ({ id: String(1000 + i), generation }))
 
   it(`groups rows in id order, at most ${ApplyEvent.maxRows} a job, with ids that name exactly their rows`, () => {
-    const jobs = applyEventJobs(refs(600).reverse())
-    expect(jobs.map((j) => j.data.inboxIds.length)).toEqual([250, 250, 100])
+    const max = ApplyEvent.maxRows
+    const jobs = applyEventJobs(refs(2 * max + 100).reverse())
+    expect(jobs.map((j) => j.data.inboxIds.length)).toEqual([max, max, 100])
     expect(jobs[0]?.data.inboxIds[0]).toBe('1000')
     expect(new Set(jobs.map((j) => j.opts.jobId)).size).toBe(3)
     // The same rows give the same jobs (re-adding is a no-op); a new generation gives new ones.
-    expect(applyEventJobs(refs(600)).map((j) => j.opts.jobId)).toEqual(jobs.map((j) => j.opts.jobId))
-    expect(applyEventJobs(refs(600, 1))[0]?.opts.jobId).not.toBe(jobs[0]?.opts.jobId)
+    expect(applyEventJobs(refs(2 * max + 100)).map((j) => j.opts.jobId)).toEqual(
+      jobs.map((j) => j.opts.jobId),
+    )
+    expect(applyEventJobs(refs(2 * max + 100, 1))[0]?.opts.jobId).not.toBe(jobs[0]?.opts.jobId)
     expect(applyEventJobs(refs(1))[0]?.opts.jobId).toBe('inbox-1000-0')
   })
 

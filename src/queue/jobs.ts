@@ -14,8 +14,14 @@ import { z } from 'zod'
 export const ApplyEvent = {
   queue: 'events',
   name: 'apply-events',
-  /** Rows per job: one transaction, one advisory lock per object it touches (see sync/objects.ts). */
-  maxRows: 250,
+  /**
+   * Rows per job: one transaction, one advisory lock per object it touches (see sync/objects.ts).
+   * Each job costs Postgres a few milliseconds whatever its size (its statements, its commit), so
+   * a backlog drains faster in bigger jobs: 500 rows applied 11-20% more events/s than 250 in
+   * `npm run bench` (3 of 3 interleaved pairs, less Postgres CPU per event in each), while two
+   * jobs at once stay well inside Postgres's default lock table (README, "Scaling out past one machine").
+   */
+  maxRows: 500,
   schema: z.union([
     z.object({ inboxIds: z.array(z.string().regex(/^\d+$/)).min(1).max(1000) }),
     // Jobs queued by a release before batching, still in Redis during an upgrade.

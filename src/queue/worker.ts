@@ -37,8 +37,12 @@ export type Outcome = Settled | { error: unknown }
 export type Handled = {
   /** One per event, in the order given. */
   outcomes: Outcome[]
-  /** Parked events the batch woke up: queued once the transaction has committed. */
-  wake: EventRef[]
+  /**
+   * Parked events the batch woke up: queued once the transaction has committed. A promise when the
+   * handler's writes are still in flight: the statuses are then sent right behind them (one round
+   * trip less while the batch holds its locks), and if the writes fail, so does the transaction.
+   */
+  wake: EventRef[] | Promise<EventRef[]>
 }
 
 /**
@@ -146,8 +150,8 @@ async function applyGroup(
           .filter((e) => opts.unprepared.has(e.id))
           .map((e) => settleRow(e, { error: opts.unprepared.get(e.id) }, opts)),
       ]
-      await settle(tx, rows)
-      return { rows, wake: handled.wake }
+      const [wake] = await Promise.all([handled.wake, settle(tx, rows)])
+      return { rows, wake }
     })
   } catch (err) {
     if (ids.length > 1 && !unavailable(err)) {

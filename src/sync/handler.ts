@@ -47,7 +47,9 @@ export const handleEvents: EventHandler = async (tx, events) => {
   if (items.length === 0) return { outcomes, wake: [] }
 
   const uses = items.flatMap((it) => it.operations.flatMap((op) => objectsOf(it.event.source_id, op)))
-  await lockObjects(tx, uses)
+  // The loads go out right behind the locks: one connection runs them in order, so they read once
+  // every lock is held, without a round trip between.
+  const locked = lockObjects(tx, uses)
   const closing = new Set(
     items.flatMap((it) =>
       it.operations.flatMap((op) =>
@@ -57,9 +59,12 @@ export const handleEvents: EventHandler = async (tx, events) => {
       ),
     ),
   )
-  const batch = await SyncBatch.load(tx, uses, (sourceId, externalId) =>
-    closing.has(objectKey({ sourceId, kind: 'account', externalId })),
-  )
+  const [, batch] = await Promise.all([
+    locked,
+    SyncBatch.load(tx, uses, (sourceId, externalId) =>
+      closing.has(objectKey({ sourceId, kind: 'account', externalId })),
+    ),
+  ])
 
   // In inbox order. An event that needs an object a later event of the batch brings runs again
   // right after that one, as a woken event would; the others stay parked (`waiting`).
@@ -92,10 +97,12 @@ export const handleEvents: EventHandler = async (tx, events) => {
   }
   for (const item of items) run(item)
 
-  let wake: EventRef[]
+  let wake: EventRef[] | Promise<EventRef[]>
   if (items.length > 1) {
     // A refusal by the database fails the whole batch: the worker splits it to find the event.
-    wake = await batch.flush(tx)
+    // Not awaited: the statuses follow the writes on the connection (see `Handled`).
+    wake = batch.flush(tx)
+    wake.catch(() => {}) // awaited by the worker; handled here so a failure is not reported unhandled first
   } else {
     try {
       wake = await tx.savepoint((sp) => batch.flush(sp))

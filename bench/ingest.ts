@@ -67,19 +67,21 @@ function signedPool(secret: string, n: number): Signed[] {
   return pool
 }
 
-/** Where the next request of a pool is: each request is sent once, across rounds. */
-type Cursor = { pool: Signed[]; next: number }
+/** An endpoint and its pool of requests, with the next one to send: each is sent once, across rounds. */
+type Target = { url: string; pool: Signed[]; next: number }
 
-async function load(url: string, cursor: Cursor, connections: number, seconds: number) {
+type Round = Side & { acknowledged: number }
+
+async function load(target: Target, connections: number, seconds: number): Promise<Round> {
   const result = await autocannon({
-    url,
+    url: target.url,
     connections,
     duration: seconds,
     requests: [
       {
         method: 'POST',
         setupRequest: (req) => {
-          const r = cursor.pool[cursor.next++ % cursor.pool.length] as Signed
+          const r = target.pool[target.next++ % target.pool.length] as Signed
           return { ...req, body: r.body, headers: r.headers }
         },
       },
@@ -134,26 +136,29 @@ export async function benchIngest(connections = 50, seconds = 10, rounds = 5): P
     body: JSON.stringify({ name: 'bench', reseller: { name: 'Bench Reseller' } }),
   })
   const source = (await created.body.json()) as { id: string; secret: string }
-  const bareCursor: Cursor = {
+  const bareTarget: Target = {
+    url: `http://127.0.0.1:${bare.port}/v1/webhooks/x`,
     pool: signedPool(`whsec_${randomBytes(32).toString('base64')}`, poolSize),
     next: 0,
   }
-  const oursCursor: Cursor = { pool: signedPool(source.secret, poolSize), next: 0 }
+  const oursTarget: Target = {
+    url: `${base}/v1/webhooks/${source.id}`,
+    pool: signedPool(source.secret, poolSize),
+    next: 0,
+  }
 
-  const bareRounds: Awaited<ReturnType<typeof load>>[] = []
-  const oursRounds: Awaited<ReturnType<typeof load>>[] = []
+  const bareRounds: Round[] = []
+  const oursRounds: Round[] = []
   let [bareCpu, apiCpu, pgCpu] = [0, 0, 0]
   // A first round each, not counted: both processes and autocannon warm up in it.
-  await load(`http://127.0.0.1:${bare.port}/v1/webhooks/x`, bareCursor, connections, roundSeconds)
-  await load(`${base}/v1/webhooks/${source.id}`, oursCursor, connections, roundSeconds)
+  await load(bareTarget, connections, roundSeconds)
+  await load(oursTarget, connections, roundSeconds)
   for (let r = 0; r < rounds; r++) {
     const bareCpu0 = bare.cpuSeconds()
-    bareRounds.push(
-      await load(`http://127.0.0.1:${bare.port}/v1/webhooks/x`, bareCursor, connections, roundSeconds),
-    )
+    bareRounds.push(await load(bareTarget, connections, roundSeconds))
     bareCpu += bare.cpuSeconds() - bareCpu0
     const [apiCpu0, pg0] = [api.cpuSeconds(), await pg.sample()]
-    oursRounds.push(await load(`${base}/v1/webhooks/${source.id}`, oursCursor, connections, roundSeconds))
+    oursRounds.push(await load(oursTarget, connections, roundSeconds))
     apiCpu += api.cpuSeconds() - apiCpu0
     pgCpu += await pg.since(pg0)
   }
@@ -161,11 +166,11 @@ export async function benchIngest(connections = 50, seconds = 10, rounds = 5): P
   await Promise.all([bare.stop(), api.stop()])
   await sql.end()
   await dropDatabase(name)
-  if (oursCursor.next > poolSize)
-    console.warn(`ingest bench: ${oursCursor.next} requests > pool ${poolSize}: some were duplicates`)
+  if (oursTarget.next > poolSize)
+    console.warn(`ingest bench: ${oursTarget.next} requests > pool ${poolSize}: some were duplicates`)
 
   const byRound = bareRounds.map((b, i) => {
-    const ours = oursRounds[i] as (typeof oursRounds)[number]
+    const ours = oursRounds[i] as Round
     return {
       bare_req_per_s: b.req_per_s,
       tiersync_req_per_s: ours.req_per_s,
@@ -173,7 +178,7 @@ export async function benchIngest(connections = 50, seconds = 10, rounds = 5): P
     }
   })
   const ratios = byRound.map((r) => r.ratio)
-  const acknowledged = (rs: typeof bareRounds) => rs.reduce((n, r) => n + r.acknowledged, 0)
+  const acknowledged = (rs: Round[]) => rs.reduce((n, r) => n + r.acknowledged, 0)
   return {
     connections,
     seconds: roundSeconds * rounds,
@@ -191,7 +196,7 @@ export async function benchIngest(connections = 50, seconds = 10, rounds = 5): P
   }
 }
 
-function summarize(rs: { req_per_s: number; p50_ms: number; p99_ms: number; non_2xx: number }[]): Side {
+function summarize(rs: Side[]): Side {
   return {
     req_per_s: median(rs.map((r) => r.req_per_s)),
     p50_ms: median(rs.map((r) => r.p50_ms)),

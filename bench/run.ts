@@ -6,9 +6,9 @@ import { benchInvoiceRun } from './invoice-run.js'
 
 /**
  * `npm run bench`: every benchmark in one run on this machine, each against its baseline or goal,
- * results in bench/results.json. Sizes: BENCH_INGEST_SECONDS (10 per side) in BENCH_INGEST_ROUNDS (5), BENCH_APPLY_EVENTS (50000),
- * BENCH_SUBSCRIPTIONS (100000; 1000000 is the invoice run's goal size). BENCH_ONLY=ingest,apply,invoice
- * runs a subset.
+ * results in bench/results.json. Sizes: BENCH_INGEST_SECONDS (10 per side) in BENCH_INGEST_ROUNDS
+ * (5), BENCH_APPLY_EVENTS (50000), BENCH_SUBSCRIPTIONS (100000; 1000000 is the invoice run's goal
+ * size). BENCH_ONLY=ingest,apply,invoice runs a subset.
  */
 const only = new Set((process.env.BENCH_ONLY ?? 'ingest,apply,invoice').split(','))
 const results: Record<string, unknown> = {

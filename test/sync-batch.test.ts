@@ -161,6 +161,79 @@ describe('a job applies its rows as one batch, each event all-or-nothing', () =>
   })
 })
 
+describe('a stored subscription moves to the state its history records', () => {
+  it('every synced field, after changes across batches and twice within one, ends as its newest version says', async () => {
+    const source = await createSourceViaApi(t)
+    const on = (...events: CanonicalEvent[]) => events.map((event) => ({ sourceId: source.id, event }))
+    await settledRows(
+      await oneJob(
+        on(
+          account('m1-acc', {}, { seq: 1 }),
+          account('m1-acc2', {}, { seq: 1 }),
+          subscription('m1-base', 'm1-acc', {}, { seq: 1 }),
+          subscription('m1-sub', 'm1-acc', {}, { seq: 1 }),
+        ),
+      ),
+    )
+    const updated = { type: 'subscription.updated' }
+    const rows = await settledRows(
+      await oneJob(
+        on(
+          subscription('m1-sub', 'm1-acc', { quantity: 7, status: 'Suspended' }, { seq: 2, ...updated }),
+          subscription(
+            'm1-sub',
+            'm1-acc2',
+            {
+              parent_subscription_id: 'm1-base',
+              product: { sku: 'CFQ7TTC0J1FV:0001', name: null },
+              status: 'Cancelled',
+              quantity: 0,
+              billing_cycle: 'annual',
+              term: null,
+              start_date: '2026-12-01',
+              end_date: null,
+              activation_date: null,
+              auto_renew: false,
+              characteristics: [{ code: 'seats', name: null, value: 3 }],
+            },
+            { seq: 3, ...updated },
+          ),
+          subscription('m1-base', 'm1-acc', { quantity: 4 }, { seq: 2, ...updated }),
+        ),
+      ),
+    )
+    expect(rows.map((r) => r.status)).toEqual(['applied', 'applied', 'applied'])
+    const [sub] = await t.db.sql`
+      select a.external_id as account, p.external_id as parent, s.sku, s.product_name, s.status, s.raw_status,
+        s.quantity, s.billing_cycle, s.term, s.start_date::text, s.end_date::text, s.activation_date::text,
+        s.auto_renew, s.characteristics, s.version_sequence, s.last_inbox_id::text
+      from subscriptions s join accounts a on a.id = s.account_id
+      left join subscriptions p on p.id = s.parent_subscription_id
+      where s.source_id = ${source.id} and s.external_id = 'm1-sub'`
+    expect(sub).toEqual({
+      account: 'm1-acc2',
+      parent: 'm1-base',
+      sku: 'CFQ7TTC0J1FV:0001',
+      product_name: null,
+      status: 'cancelled',
+      raw_status: 'Cancelled',
+      quantity: 0,
+      billing_cycle: 'annual',
+      term: null,
+      start_date: '2026-12-01',
+      end_date: null,
+      activation_date: null,
+      auto_renew: false,
+      characteristics: [{ code: 'seats', name: null, value: 3 }],
+      version_sequence: '3',
+      last_inbox_id: rows[1]?.id,
+    })
+    const [base] = await t.db.sql`
+      select quantity, version_sequence from subscriptions where source_id = ${source.id} and external_id = 'm1-base'`
+    expect(base).toEqual({ quantity: 4, version_sequence: '2' })
+  })
+})
+
 describe('jobs of rows', () => {
   const refs = (n: number, generation = 0) =>
     Array.from({ length: n }, (_, i) => ({ id: String(1000 + i), generation }))

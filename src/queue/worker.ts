@@ -244,25 +244,46 @@ function settleRow(event: ClaimedEvent, outcome: Outcome, opts: { lastTry: boole
   }
 }
 
-/** Every claimed row's new status, in one statement: Postgres, not Redis, is the record. */
+/**
+ * Every claimed row's new status: Postgres, not Redis, is the record. Most rows settle plainly (a
+ * status and nothing else), and those go as two arrays; the few with an error, details or an
+ * object they wait for, as JSON records.
+ */
 async function settle(tx: Tx, rows: readonly SettleRow[]): Promise<void> {
-  if (rows.length === 0) return
-  const values = rows.map(({ id, status, error, error_details, waiting_for_kind, waiting_for_id }) => ({
-    id,
-    status,
-    error,
-    error_details,
-    waiting_for_kind,
-    waiting_for_id,
-  }))
-  await tx`
-    update inbox i set status = x.status, attempts = i.attempts + 1,
-      processed_at = case when x.status = 'processing' then i.processed_at else now() end,
-      error = x.error, error_details = x.error_details,
-      waiting_for_kind = x.waiting_for_kind, waiting_for_id = x.waiting_for_id
-    from jsonb_to_recordset(${jsonParam(tx, values)}::jsonb) as x(id bigint, status text, error text,
-      error_details jsonb, waiting_for_kind text, waiting_for_id text)
-    where i.id = x.id`
+  const plain: SettleRow[] = []
+  const detailed: SettleRow[] = []
+  for (const r of rows) {
+    const isPlain =
+      r.error === null && r.error_details === null && r.waiting_for_kind === null && r.status !== 'processing'
+    ;(isPlain ? plain : detailed).push(r)
+  }
+  const statements: Promise<unknown>[] = []
+  if (plain.length > 0) {
+    statements.push(tx`
+      update inbox i set status = x.status, attempts = i.attempts + 1, processed_at = now(), error = null,
+        error_details = null, waiting_for_kind = null, waiting_for_id = null
+      from unnest(${plain.map((r) => r.id)}::bigint[], ${plain.map((r) => r.status)}::text[]) as x(id, status)
+      where i.id = x.id`)
+  }
+  if (detailed.length > 0) {
+    const values = detailed.map(({ id, status, error, error_details, waiting_for_kind, waiting_for_id }) => ({
+      id,
+      status,
+      error,
+      error_details,
+      waiting_for_kind,
+      waiting_for_id,
+    }))
+    statements.push(tx`
+      update inbox i set status = x.status, attempts = i.attempts + 1,
+        processed_at = case when x.status = 'processing' then i.processed_at else now() end,
+        error = x.error, error_details = x.error_details,
+        waiting_for_kind = x.waiting_for_kind, waiting_for_id = x.waiting_for_id
+      from jsonb_to_recordset(${jsonParam(tx, values)}::jsonb) as x(id bigint, status text, error text,
+        error_details jsonb, waiting_for_kind text, waiting_for_id text)
+      where i.id = x.id`)
+  }
+  await Promise.all(statements)
 }
 
 /** A retry-forever error (the BSS is down) never fails the event: the relay brings it back. */

@@ -40,6 +40,18 @@ describe('synced fields are read-only', () => {
     expect(row?.quantity).toBe(10)
   })
 
+  it('no one deletes a subscription, not even the sync: its history refers to it', async () => {
+    await expect(
+      t.db.sql.begin(async (tx) => {
+        await tx`select set_config('tiersync.writer', 'sync', true)`
+        await tx`delete from subscriptions where id = ${sub1Id}`
+      }),
+    ).rejects.toThrow(/never deleted/)
+    const [row] = await t.db
+      .sql`select count(*)::int as n from subscription_versions where subscription_id = ${sub1Id}`
+    expect(row?.n).toBe(1)
+  })
+
   it('the database refuses synced account fields but allows distributor-owned ones', async () => {
     await expect(
       t.db.sql`update accounts set name = 'Renamed', email = 'x@y.z' where id = ${custXId}`,

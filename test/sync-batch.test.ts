@@ -234,6 +234,39 @@ describe('a stored subscription moves to the state its history records', () => {
   })
 })
 
+describe('a version the history already holds from another event', () => {
+  it('the row takes the state of the event that moves it there, not of the one that recorded the version stale', async () => {
+    const source = await createSourceViaApi(t)
+    const on = (...events: CanonicalEvent[]) => events.map((event) => ({ sourceId: source.id, event }))
+    const updated = (seq: number | undefined, at: string) => ({ type: 'subscription.updated', seq, at })
+    await settledRows(await oneJob(on(account('v1-acc', {}, { seq: 1 }))))
+    await settledRows(
+      await oneJob(on(subscription('v1-sub', 'v1-acc', { quantity: 5 }, updated(5, '2026-11-02T10:00:00Z')))),
+    )
+    // No sequence, older than the row: stale, but its version (t:09:59) joins the history.
+    const [stale] = await settledRows(
+      await oneJob(
+        on(subscription('v1-sub', 'v1-acc', { quantity: 20 }, updated(undefined, '2026-11-02T09:59:00Z'))),
+      ),
+    )
+    expect(stale?.status).toBe('stale')
+    await settledRows(
+      await oneJob(on(subscription('v1-sub', 'v1-acc', { quantity: 6 }, updated(6, '2026-11-02T09:58:00Z')))),
+    )
+    // The same version again, with other content: now newer than the row (09:59 after 09:58).
+    const [moved] = await settledRows(
+      await oneJob(
+        on(subscription('v1-sub', 'v1-acc', { quantity: 30 }, updated(undefined, '2026-11-02T09:59:00Z'))),
+      ),
+    )
+    expect(moved?.status).toBe('applied')
+    const [row] = await t.db.sql`
+      select quantity, version_key, last_inbox_id::text from subscriptions
+      where source_id = ${source.id} and external_id = 'v1-sub'`
+    expect(row).toEqual({ quantity: 30, version_key: 't:2026-11-02T09:59:00.000Z', last_inbox_id: moved?.id })
+  })
+})
+
 describe('jobs of rows', () => {
   const refs = (n: number, generation = 0) =>
     Array.from({ length: n }, (_, i) => ({ id: String(1000 + i), generation }))

@@ -321,12 +321,14 @@ export class SyncBatch {
         on conflict (${tx(column)}, version_key) do nothing`)
     }
     // A stored subscription's new state is the state of the version it moved to, which the
-    // statement above has just recorded (a row only ever moves to a version it records, and a
-    // version's key names one state): read from there, it is sent to Postgres once, not twice.
+    // statement above has just recorded with the event that brought it: read from there, it is
+    // sent to Postgres once, not twice. A version already in the history (recorded stale by an
+    // earlier event, when versions without a sequence are mixed in) keeps that event's row, so a
+    // row that finds none of its own event's is written in full below.
     const changedSubscriptions = [...this.changedRows].filter((r): r is SubscriptionRow => 'sku' in r)
-    let subscriptionUpdates: Promise<{ count: number }> | undefined
+    let fromHistory: Promise<{ count: number }> | undefined
     if (changedSubscriptions.length > 0) {
-      subscriptionUpdates = tx`
+      fromHistory = tx`
         update subscriptions s set account_id = x.account_id, parent_subscription_id = x.parent_subscription_id,
           sku = v.state->'product'->>'sku', product_name = v.state->'product'->>'name', status = v.state->>'status',
           raw_status = v.state->>'raw_status', quantity = (v.state->>'quantity')::integer,
@@ -336,11 +338,13 @@ export class SyncBatch {
           characteristics = v.state->'characteristics', version_key = v.version_key, version_sequence = v.sequence,
           version_occurred_at = v.occurred_at, last_inbox_id = v.inbox_id, updated_at = now()
         from unnest(${changedSubscriptions.map((r) => r.id)}::uuid[], ${changedSubscriptions.map((r) => r.version_key)}::text[],
-          ${changedSubscriptions.map((r) => r.account_id)}::uuid[],
-          ${changedSubscriptions.map((r) => r.parent_subscription_id)}::uuid[]) as x(id, version_key, account_id, parent_subscription_id)
+          ${changedSubscriptions.map((r) => r.last_inbox_id)}::bigint[], ${changedSubscriptions.map((r) => r.account_id)}::uuid[],
+          ${changedSubscriptions.map((r) => r.parent_subscription_id)}::uuid[])
+          as x(id, version_key, inbox_id, account_id, parent_subscription_id)
         join subscription_versions v on v.subscription_id = x.id and v.version_key = x.version_key
+          and v.inbox_id = x.inbox_id
         where s.id = x.id`
-      writes.push(subscriptionUpdates)
+      writes.push(fromHistory)
     }
     if (this.changedVersions.size > 0) {
       writes.push(tx`
@@ -360,13 +364,27 @@ export class SyncBatch {
             and i.waiting_for_id = w.external_id
           returning i.id::text, i.generation`
     const done = await Promise.all([...writes, wake])
-    const updated = (await subscriptionUpdates)?.count ?? 0
-    if (updated !== changedSubscriptions.length)
-      throw new Error(
-        `${changedSubscriptions.length - updated} subscription updates found no recorded version`,
-      )
+    if (((await fromHistory)?.count ?? 0) < changedSubscriptions.length)
+      await writeInFull(tx, changedSubscriptions)
     return done[done.length - 1] as EventRef[]
   }
+}
+
+/** Stored subscriptions' new rows, every field sent (rewrites any the history update wrote alike). */
+async function writeInFull(tx: Tx, rows: SubscriptionRow[]): Promise<void> {
+  await tx`
+    update subscriptions s set account_id = x.account_id, parent_subscription_id = x.parent_subscription_id,
+      sku = x.sku, product_name = x.product_name, status = x.status, raw_status = x.raw_status,
+      quantity = x.quantity, billing_cycle = x.billing_cycle, term = x.term, start_date = x.start_date,
+      end_date = x.end_date, activation_date = x.activation_date, auto_renew = x.auto_renew,
+      characteristics = x.characteristics, version_key = x.version_key, version_sequence = x.version_sequence,
+      version_occurred_at = x.version_occurred_at, last_inbox_id = x.last_inbox_id, updated_at = now()
+    from jsonb_to_recordset(${jsonParam(tx, rows)}::jsonb) as x(id uuid, account_id uuid,
+      parent_subscription_id uuid, sku text, product_name text, status text, raw_status text, quantity integer,
+      billing_cycle text, term text, start_date date, end_date date, activation_date date, auto_renew boolean,
+      characteristics jsonb, version_key text, version_sequence bigint, version_occurred_at timestamptz,
+      last_inbox_id bigint)
+    where s.id = x.id`
 }
 
 /** Rows whose parent is created in the same batch come after it (a trigger reads the parent). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { bearer, createSourceViaApi, createTestApp, pingEvent, signedHeaders } from './helpers/app.js'
 import { account, sender, settled, subscription } from './helpers/reseller.js'
-import { startTestWorker } from './helpers/worker.js'
+import { eventually, startTestWorker } from './helpers/worker.js'
 
 // /metrics scraped after real traffic: webhooks by source and outcome, HTTP by route, events
 // applied and failed, queue counts, the oldest unapplied event, invoice runs.
@@ -41,6 +41,12 @@ describe('GET /metrics', () => {
       body: JSON.stringify({ period: '2026-11', dry_run: true }),
     })
 
+    // The jobs are finished in BullMQ just after their rows settle: wait for that, so the counts read
+    // below are the ones the scrape sees.
+    const jobs = await eventually(async () => {
+      const c = await t.deps.queues.events.getJobCounts('active', 'waiting', 'completed', 'failed')
+      return c.active === 0 && c.waiting === 0 ? c : undefined
+    })
     const res = await t.app.request('/metrics')
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toContain('text/plain')
@@ -65,9 +71,8 @@ describe('GET /metrics', () => {
     expect(sample(text, 'tiersync_events', { status: 'failed' })).toBe(1)
     expect(sample(text, 'tiersync_events', { status: 'received' })).toBe(0)
     expect(sample(text, 'tiersync_oldest_unapplied_event_age_seconds')).toBe(0)
-    // Deliveries committed within a few milliseconds share a job, so the count is BullMQ's own.
-    const jobs = await t.deps.queues.events.getJobCounts('completed', 'failed')
-    expect(jobs.completed).toBeGreaterThan(0)
+    // Deliveries committed within a few milliseconds share a job, so the counts are BullMQ's own.
+    expect((jobs.completed ?? 0) + (jobs.failed ?? 0)).toBeGreaterThan(0)
     expect(sample(text, 'tiersync_queue_jobs', { queue: 'events', state: 'completed' })).toBe(jobs.completed)
     expect(sample(text, 'tiersync_queue_jobs', { queue: 'events', state: 'failed' })).toBe(jobs.failed)
     expect(sample(text, 'tiersync_invoice_runs', { status: 'queued' })).toBe(1)

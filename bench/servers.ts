@@ -35,7 +35,11 @@ export async function startProcess(
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
     : []
   // Compiled JavaScript runs as in production (`npm run start:prod`); TypeScript through tsx.
-  const flags = entry.endsWith('.ts') ? ['--import', 'tsx'] : productionNodeFlags()
+  // BENCH_NODE_FLAGS adds flags after those, to measure a change of them (a later flag wins).
+  const flags = [
+    ...(entry.endsWith('.ts') ? ['--import', 'tsx'] : productionNodeFlags()),
+    ...(process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []),
+  ]
   const child = spawn(process.execPath, [...prof, ...flags, entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },

@@ -241,7 +241,12 @@ describe('a version the history already holds from another event', () => {
     const updated = (seq: number | undefined, at: string) => ({ type: 'subscription.updated', seq, at })
     await settledRows(await oneJob(on(account('v1-acc', {}, { seq: 1 }))))
     await settledRows(
-      await oneJob(on(subscription('v1-sub', 'v1-acc', { quantity: 5 }, updated(5, '2026-11-02T10:00:00Z')))),
+      await oneJob(
+        on(
+          subscription('v1-sub', 'v1-acc', { quantity: 5 }, updated(5, '2026-11-02T10:00:00Z')),
+          subscription('v1-other', 'v1-acc', { quantity: 1 }, updated(1, '2026-11-02T10:00:00Z')),
+        ),
+      ),
     )
     // No sequence, older than the row: stale, but its version (t:09:59) joins the history.
     const [stale] = await settledRows(
@@ -253,17 +258,35 @@ describe('a version the history already holds from another event', () => {
     await settledRows(
       await oneJob(on(subscription('v1-sub', 'v1-acc', { quantity: 6 }, updated(6, '2026-11-02T09:58:00Z')))),
     )
-    // The same version again, with other content: now newer than the row (09:59 after 09:58).
-    const [moved] = await settledRows(
+    // The same version again, with other content: now newer than the row (09:59 after 09:58). In
+    // one batch with an ordinary update of another subscription, which finds its own version.
+    const [moved, other] = await settledRows(
       await oneJob(
-        on(subscription('v1-sub', 'v1-acc', { quantity: 30 }, updated(undefined, '2026-11-02T09:59:00Z'))),
+        on(
+          subscription('v1-sub', 'v1-acc', { quantity: 30 }, updated(undefined, '2026-11-02T09:59:00Z')),
+          subscription('v1-other', 'v1-acc', { quantity: 2 }, updated(2, '2026-11-02T10:05:00Z')),
+        ),
       ),
     )
-    expect(moved?.status).toBe('applied')
-    const [row] = await t.db.sql`
-      select quantity, version_key, last_inbox_id::text from subscriptions
-      where source_id = ${source.id} and external_id = 'v1-sub'`
-    expect(row).toEqual({ quantity: 30, version_key: 't:2026-11-02T09:59:00.000Z', last_inbox_id: moved?.id })
+    expect([moved?.status, other?.status]).toEqual(['applied', 'applied'])
+    const rows = await t.db.sql`
+      select external_id, quantity, version_key, last_inbox_id::text from subscriptions
+      where source_id = ${source.id} order by external_id`
+    expect(rows).toEqual([
+      { external_id: 'v1-other', quantity: 2, version_key: 's:2', last_inbox_id: other?.id },
+      {
+        external_id: 'v1-sub',
+        quantity: 30,
+        version_key: 't:2026-11-02T09:59:00.000Z',
+        last_inbox_id: moved?.id,
+      },
+    ])
+    // The history keeps the version as first recorded: one key, one state.
+    const [version] = await t.db.sql`
+      select v.state->'quantity' as quantity, v.inbox_id::text from subscription_versions v
+      join subscriptions s on s.id = v.subscription_id
+      where s.source_id = ${source.id} and s.external_id = 'v1-sub' and v.version_key = 't:2026-11-02T09:59:00.000Z'`
+    expect(version).toEqual({ quantity: 20, inbox_id: stale?.id })
   })
 })
 

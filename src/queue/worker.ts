@@ -41,6 +41,8 @@ export type Handled = {
    * Parked events the batch woke up: queued once the transaction has committed. A promise when the
    * handler's writes are still in flight: the statuses are then sent right behind them (one round
    * trip less while the batch holds its locks), and if the writes fail, so does the transaction.
+   * The handler may send more statements after the statuses before it resolves: the transaction
+   * waits for it either way.
    */
   wake: EventRef[] | Promise<EventRef[]>
 }
@@ -150,8 +152,12 @@ async function applyGroup(
           .filter((e) => opts.unprepared.has(e.id))
           .map((e) => settleRow(e, { error: opts.unprepared.get(e.id) }, opts)),
       ]
-      const [wake] = await Promise.all([handled.wake, settle(tx, rows)])
-      return { rows, wake }
+      // Both are waited for even when one fails, so no statement of the handler's is still to be
+      // sent once the transaction ends.
+      const [wake, statuses] = await Promise.allSettled([handled.wake, settle(tx, rows)])
+      if (wake.status === 'rejected') throw wake.reason
+      if (statuses.status === 'rejected') throw statuses.reason
+      return { rows, wake: wake.value }
     })
   } catch (err) {
     if (ids.length > 1 && !unavailable(err)) {

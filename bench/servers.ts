@@ -34,12 +34,12 @@ export async function startProcess(
   const prof = process.env.BENCH_CPU_PROF
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
     : []
-  // Compiled JavaScript runs as in production (`npm run start:prod`); TypeScript through tsx.
-  // BENCH_NODE_FLAGS adds flags after those, to measure a change of them (a later flag wins).
-  const flags = [
-    ...(entry.endsWith('.ts') ? ['--import', 'tsx'] : productionNodeFlags()),
-    ...(process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []),
-  ]
+  // Compiled JavaScript (tiersync) runs as in production (`npm run start:prod`), with
+  // BENCH_NODE_FLAGS after those to measure a change of them (a later flag wins); TypeScript (the
+  // bare baseline) through tsx.
+  const flags = entry.endsWith('.ts')
+    ? ['--import', 'tsx']
+    : [...productionNodeFlags(), ...(process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [])]
   const child = spawn(process.execPath, [...prof, ...flags, entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },

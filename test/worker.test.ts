@@ -1,4 +1,5 @@
 import { UnrecoverableError } from 'bullmq'
+import { pino } from 'pino'
 import postgres from 'postgres'
 import { describe, expect, it } from 'vitest'
 import { insertBatch } from '../src/inbox/inbox-writer.js'
@@ -22,7 +23,11 @@ const scripted = oneByOne(async (_tx, event) => {
     throw new postgres.PostgresError({ code: '40P01', message: 'deadlock detected' } as never)
   return { status: 'applied' }
 })
-startTestWorker(t, scripted)
+// The worker's warnings, as JSON lines.
+const warnings: { msg: string; attempts?: number; err?: string }[] = []
+startTestWorker(t, scripted, {
+  log: pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line)) }),
+})
 
 async function send(data: Record<string, unknown>): Promise<string> {
   const body = pingEvent({ data })
@@ -73,6 +78,14 @@ describe('event worker', () => {
     const row = await settled(id)
     expect(row).toMatchObject({ status: 'applied', attempts: 2, error: null })
     expect(calls.get(id)).toBe(2)
+    // The failed try is logged for the job as a whole, not only for its event.
+    expect(warnings).toContainEqual(
+      expect.objectContaining({
+        msg: 'events job failed',
+        attempts: 1,
+        err: expect.stringContaining('will be retried'),
+      }),
+    )
   })
 
   it('ends failed at once, with the reason in Postgres, for an unrecoverable error', async () => {

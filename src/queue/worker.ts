@@ -100,6 +100,12 @@ export function createEventWorker(deps: EventWorkerDeps): Worker {
     autorun: true,
   })
   worker.on('error', (err) => deps.log.warn({ err: err.message }, 'worker error'))
+  // Each failed try of a job (BullMQ tries again while attempts are left). The events' own lines
+  // say why they will be retried, but a try can also fail before any event is settled: Postgres
+  // unreachable mid-batch, the fetch step. Without this line such a retry left no trace.
+  worker.on('failed', (job, err) =>
+    deps.log.warn({ job_id: job?.id, attempts: job?.attemptsMade, err: err.message }, 'events job failed'),
+  )
 
   return worker
 }

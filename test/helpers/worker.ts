@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis'
 import { afterAll } from 'vitest'
 import { createBillingWorker } from '../../src/billing/worker.js'
 import { type BssClient, createBssClient } from '../../src/callback/client.js'
+import type { Logger } from '../../src/log.js'
 import { createWorkerRedis } from '../../src/queue/redis.js'
 import { createEventWorker, type EventHandler } from '../../src/queue/worker.js'
 import { createReconcileWorker } from '../../src/reconcile/schedule.js'
@@ -41,7 +42,7 @@ export function testBssClient(opts: Parameters<typeof createBssClient>[0] = {}):
 export function startTestWorker(
   t: TestApp,
   handle: EventHandler = handleEvents,
-  opts: { bss?: BssClient } = {},
+  opts: { bss?: BssClient; log?: Logger } = {},
 ) {
   const { bss } = opts
   return closedAfterFile((connection) =>
@@ -49,7 +50,7 @@ export function startTestWorker(
       sql: t.db.sql,
       connection,
       prefix: t.deps.config.QUEUE_PREFIX,
-      log: silentLog,
+      log: opts.log ?? silentLog,
       concurrency: 4,
       handle,
       metrics: t.deps.metrics,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { insertBatch } from '../src/inbox/inbox-writer.js'
 import { ApplyEvent, applyEventJobs, type EventRef } from '../src/queue/jobs.js'
-import { createSourceViaApi, createTestApp } from './helpers/app.js'
+import { bearer, createSourceViaApi, createTestApp } from './helpers/app.js'
 import { account, type CanonicalEvent, sender, subscription } from './helpers/reseller.js'
 import { eventually, startTestWorker } from './helpers/worker.js'
 
@@ -287,6 +287,66 @@ describe('a version the history already holds from another event', () => {
       join subscriptions s on s.id = v.subscription_id
       where s.source_id = ${source.id} and s.external_id = 'v1-sub' and v.version_key = 't:2026-11-02T09:59:00.000Z'`
     expect(version).toEqual({ quantity: 20, inbox_id: stale?.id })
+  })
+})
+
+describe('a replay under an edited mapping', () => {
+  it('moves the row to the state the event maps to now, though the history keeps its first', async () => {
+    const source = await createSourceViaApi(t, { format: 'mapping', mapping: { expression: 'event' } })
+    const on = (...events: CanonicalEvent[]) => events.map((event) => ({ sourceId: source.id, event }))
+    const wrapped = (items: { sourceId: string; event: CanonicalEvent }[]) =>
+      items.map((i) => ({
+        sourceId: i.sourceId,
+        event: { type: i.event.type, event: i.event } as unknown as CanonicalEvent,
+      }))
+    const updated = (seq: number | undefined, at: string) => ({ type: 'subscription.updated', seq, at })
+    await settledRows(await oneJob(wrapped(on(account('r1-acc', {}, { seq: 1 })))))
+    await settledRows(
+      await oneJob(
+        wrapped(on(subscription('r1-sub', 'r1-acc', { quantity: 5 }, updated(5, '2026-11-02T10:00:00Z')))),
+      ),
+    )
+    // Recorded stale (t:09:59, quantity 20), then the row moves back in time to 09:58.
+    const [stale] = await settledRows(
+      await oneJob(
+        wrapped(
+          on(subscription('r1-sub', 'r1-acc', { quantity: 20 }, updated(undefined, '2026-11-02T09:59:00Z'))),
+        ),
+      ),
+    )
+    expect(stale?.status).toBe('stale')
+    await settledRows(
+      await oneJob(
+        wrapped(on(subscription('r1-sub', 'r1-acc', { quantity: 6 }, updated(6, '2026-11-02T09:58:00Z')))),
+      ),
+    )
+    // The mapping now multiplies quantities by ten; the stale event, replayed, is newer than the row.
+    const admin = { ...bearer(t.adminKey), 'content-type': 'application/json' }
+    const expression =
+      '$merge([event, {"data": $merge([event.data, {"quantity": event.data.quantity * 10}])}])'
+    const put = await t.app.request(`/v1/sources/${source.id}/mapping`, {
+      method: 'PUT',
+      headers: admin,
+      body: JSON.stringify({ expression }),
+    })
+    expect(put.status).toBe(200)
+    const replay = await t.app.request(`/v1/events/${stale?.id}/replay`, { method: 'POST', headers: admin })
+    expect(replay.status).toBe(202)
+    const [again] = await eventually(async () => {
+      const rows = await t.db.sql<
+        { status: string }[]
+      >`select status from inbox where id = ${stale?.id as string}`
+      return rows[0]?.status === 'applied' ? rows : undefined
+    })
+    expect(again?.status).toBe('applied')
+    const [row] = await t.db.sql`
+      select quantity, version_key, last_inbox_id::text from subscriptions
+      where source_id = ${source.id} and external_id = 'r1-sub'`
+    expect(row).toEqual({
+      quantity: 200,
+      version_key: 't:2026-11-02T09:59:00.000Z',
+      last_inbox_id: stale?.id,
+    })
   })
 })
 

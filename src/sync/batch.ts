@@ -322,9 +322,11 @@ export class SyncBatch {
     }
     // A stored subscription's new state is the state of the version it moved to, which the
     // statement above has just recorded with the event that brought it: read from there, it is
-    // sent to Postgres once, not twice. A version already in the history (recorded stale by an
-    // earlier event, when versions without a sequence are mixed in) keeps that event's row, so a
-    // row that finds none of its own event's is written in full below.
+    // sent to Postgres once, not twice. A version already in the history keeps the row first
+    // recorded (stale, by an earlier event, when versions without a sequence are mixed in; or by
+    // this same event before a replay under an edited mapping): only a row this transaction
+    // inserted (`recorded_at` is its start time) for this event counts, and a subscription that
+    // finds none makes the batch write its subscriptions in full below.
     const changedSubscriptions = [...this.changedRows].filter((r): r is SubscriptionRow => 'sku' in r)
     let fromHistory: Promise<{ count: number }> | undefined
     if (changedSubscriptions.length > 0) {
@@ -342,7 +344,7 @@ export class SyncBatch {
           ${changedSubscriptions.map((r) => r.parent_subscription_id)}::uuid[])
           as x(id, version_key, inbox_id, account_id, parent_subscription_id)
         join subscription_versions v on v.subscription_id = x.id and v.version_key = x.version_key
-          and v.inbox_id = x.inbox_id
+          and v.inbox_id = x.inbox_id and v.recorded_at = now()
         where s.id = x.id`
       writes.push(fromHistory)
     }

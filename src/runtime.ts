@@ -60,6 +60,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   const queues = createQueues(redis, config.QUEUE_PREFIX, log)
   const inbox = createInboxWriter(sql)
   const enqueuer = createEnqueuer({ sql, queues, log })
+  // Rows woken by the worker go ahead of the backlog (see EnqueuerOptions.front).
+  const wakeEnqueuer = createEnqueuer({ sql, queues, log }, { front: true })
   inbox.onCommitted((refs) => enqueuer.enqueue(refs))
   const metrics = createMetrics()
   registerStateGauges(metrics, { sql, queues })
@@ -104,7 +106,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       metrics,
       prepare: (inboxIds) =>
         fetchForEvents({ sql, box: deps.box, client: bss, log, now: () => deps.clock.now() }, inboxIds),
-      enqueue: (refs) => enqueuer.enqueue(refs),
+      enqueue: (refs) => wakeEnqueuer.enqueue(refs),
     })
     reconcileWorker = createReconcileWorker({
       sql,
@@ -162,7 +164,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
         await Promise.all([worker?.close(), billingWorker?.close(), reconcileWorker?.close()])
         await bss.close()
         await relay?.stop()
-        await enqueuer.drain()
+        await Promise.all([enqueuer.drain(), wakeEnqueuer.drain()])
         await queues.close()
         await Promise.allSettled([redis.quit(), workerRedis?.quit()])
         await sql.end({ timeout: 5 })

@@ -1,7 +1,11 @@
+import { Worker } from 'bullmq'
 import { describe, expect, it } from 'vitest'
 import { insertBatch } from '../src/inbox/inbox-writer.js'
+import { createEnqueuer } from '../src/inbox/relay.js'
 import { ApplyEvent, applyEventJobs, type EventRef } from '../src/queue/jobs.js'
-import { bearer, createSourceViaApi, createTestApp } from './helpers/app.js'
+import { createWorkerRedis } from '../src/queue/redis.js'
+import { bearer, createSourceViaApi, createTestApp, silentLog } from './helpers/app.js'
+import { REDIS_URL } from './helpers/env.js'
 import { account, type CanonicalEvent, sender, subscription } from './helpers/reseller.js'
 import { eventually, startTestWorker } from './helpers/worker.js'
 
@@ -366,6 +370,35 @@ describe('jobs of rows', () => {
     )
     expect(applyEventJobs(refs(2 * max + 100, 1))[0]?.opts.jobId).not.toBe(jobs[0]?.opts.jobId)
     expect(applyEventJobs(refs(1))[0]?.opts.jobId).toBe('inbox-1000-0')
+  })
+
+  it('woken rows are queued ahead of the jobs waiting, so they apply before a backlog', async () => {
+    const quiet = await createTestApp()
+    await quiet.deps.queues.enqueueEvents([{ id: '7001', generation: 0 }])
+    await quiet.deps.queues.enqueueEvents([{ id: '7002', generation: 0 }])
+    const woken = createEnqueuer(
+      { sql: quiet.db.sql, queues: quiet.deps.queues, log: silentLog },
+      { front: true },
+    )
+    woken.enqueue([{ id: '7000', generation: 1 }])
+    await woken.drain()
+    // A real worker on that queue, one job at a time, that records the order it is given jobs in.
+    const order: string[] = []
+    const connection = createWorkerRedis(REDIS_URL, silentLog)
+    const worker = new Worker(
+      ApplyEvent.queue,
+      async (job) => {
+        order.push(...(job.data.inboxIds as string[]))
+      },
+      { connection, prefix: quiet.deps.config.QUEUE_PREFIX, concurrency: 1 },
+    )
+    try {
+      await eventually(async () => (order.length === 3 ? true : undefined))
+      expect(order).toEqual(['7000', '7001', '7002'])
+    } finally {
+      await worker.close()
+      connection.disconnect()
+    }
   })
 
   it('deliveries committed within a few milliseconds go to Redis as one job, and are all marked queued', async () => {

@@ -150,6 +150,11 @@ export function startRelay(
 export type EnqueuerOptions = {
   /** Rows committed within this window share one `addBulk` (and so fill the worker's batches). */
   windowMs?: number
+  /**
+   * Queue ahead of the jobs waiting: for woken rows, so an event parked on an object applies
+   * right after it, not behind a whole backlog that may bring newer versions of its own object.
+   */
+  front?: boolean
 }
 
 /**
@@ -190,7 +195,7 @@ export function createEnqueuer(deps: RelayDeps, opts: EnqueuerOptions = {}) {
     waiting = []
     if (refs.length === 0) return
     track(
-      deps.queues.enqueueEvents(refs).catch(async (err: unknown) => {
+      deps.queues.enqueueEvents(refs, { front: opts.front ?? false }).catch(async (err: unknown) => {
         deps.log.warn({ err: (err as Error).message, rows: refs.length }, 'enqueue deferred to relay')
         await unmarkQueued(deps.sql, refs).catch((unmarkErr: unknown) =>
           deps.log.warn(

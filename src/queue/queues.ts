@@ -18,8 +18,11 @@ export type Queues = {
   /** The fail-fast producer connection the queues share. */
   connection: Redis
   prefix: string
-  /** Queues the rows (a job per group of them); resolves once Redis has them (jobs already there are no-ops). */
-  enqueueEvents(refs: readonly EventRef[]): Promise<void>
+  /**
+   * Queues the rows (a job per group of them); resolves once Redis has them (jobs already there
+   * are no-ops). `front`: ahead of the jobs waiting (woken rows, which have waited already).
+   */
+  enqueueEvents(refs: readonly EventRef[], opts?: { front?: boolean }): Promise<void>
   enqueueInvoiceRun(runId: string, requestId?: string): Promise<void>
   close(): Promise<void>
 }
@@ -40,9 +43,12 @@ export function createQueues(connection: Redis, prefix: string, log: Logger): Qu
     reconcile,
     connection,
     prefix,
-    async enqueueEvents(refs) {
+    async enqueueEvents(refs, opts) {
       if (refs.length === 0) return
-      await withTimeout(events.addBulk(applyEventJobs(refs)), 5000, 'redis addBulk')
+      const jobs = applyEventJobs(refs).map((j) =>
+        opts?.front ? { ...j, opts: { ...j.opts, lifo: true } } : j,
+      )
+      await withTimeout(events.addBulk(jobs), 5000, 'redis addBulk')
     },
     async enqueueInvoiceRun(runId, requestId) {
       await withTimeout(

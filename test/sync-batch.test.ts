@@ -168,42 +168,38 @@ describe('a job applies its rows as one batch, each event all-or-nothing', () =>
 describe('a stored subscription moves to the state its history records', () => {
   it('every synced field, after changes across batches and twice within one, ends as its newest version says', async () => {
     const source = await createSourceViaApi(t)
-    const on = (...events: CanonicalEvent[]) => events.map((event) => ({ sourceId: source.id, event }))
+    const job = jobsOf(source.id)
     await settledRows(
-      await oneJob(
-        on(
-          account('m1-acc', {}, { seq: 1 }),
-          account('m1-acc2', {}, { seq: 1 }),
-          subscription('m1-base', 'm1-acc', {}, { seq: 1 }),
-          subscription('m1-sub', 'm1-acc', {}, { seq: 1 }),
-        ),
+      await job(
+        account('m1-acc', {}, { seq: 1 }),
+        account('m1-acc2', {}, { seq: 1 }),
+        subscription('m1-base', 'm1-acc', {}, { seq: 1 }),
+        subscription('m1-sub', 'm1-acc', {}, { seq: 1 }),
       ),
     )
     const updated = { type: 'subscription.updated' }
     const rows = await settledRows(
-      await oneJob(
-        on(
-          subscription('m1-sub', 'm1-acc', { quantity: 7, status: 'Suspended' }, { seq: 2, ...updated }),
-          subscription(
-            'm1-sub',
-            'm1-acc2',
-            {
-              parent_subscription_id: 'm1-base',
-              product: { sku: 'CFQ7TTC0J1FV:0001', name: null },
-              status: 'Cancelled',
-              quantity: 0,
-              billing_cycle: 'annual',
-              term: null,
-              start_date: '2026-12-01',
-              end_date: null,
-              activation_date: null,
-              auto_renew: false,
-              characteristics: [{ code: 'seats', name: null, value: 3 }],
-            },
-            { seq: 3, ...updated },
-          ),
-          subscription('m1-base', 'm1-acc', { quantity: 4 }, { seq: 2, ...updated }),
+      await job(
+        subscription('m1-sub', 'm1-acc', { quantity: 7, status: 'Suspended' }, { seq: 2, ...updated }),
+        subscription(
+          'm1-sub',
+          'm1-acc2',
+          {
+            parent_subscription_id: 'm1-base',
+            product: { sku: 'CFQ7TTC0J1FV:0001', name: null },
+            status: 'Cancelled',
+            quantity: 0,
+            billing_cycle: 'annual',
+            term: null,
+            start_date: '2026-12-01',
+            end_date: null,
+            activation_date: null,
+            auto_renew: false,
+            characteristics: [{ code: 'seats', name: null, value: 3 }],
+          },
+          { seq: 3, ...updated },
         ),
+        subscription('m1-base', 'm1-acc', { quantity: 4 }, { seq: 2, ...updated }),
       ),
     )
     expect(rows.map((r) => r.status)).toEqual(['applied', 'applied', 'applied'])
@@ -238,38 +234,47 @@ describe('a stored subscription moves to the state its history records', () => {
   })
 })
 
+/** Queues events as one job of a source (`wrap` turns each into the source's own payload). */
+function jobsOf(sourceId: string, wrap: (e: CanonicalEvent) => unknown = (e) => e) {
+  return (...events: CanonicalEvent[]) =>
+    oneJob(events.map((event) => ({ sourceId, event: wrap(event) as CanonicalEvent })))
+}
+
+const updatedAt = (seq: number | undefined, time: string) => ({
+  type: 'subscription.updated',
+  seq,
+  at: `2026-11-02T${time}:00Z`,
+})
+
+/**
+ * A subscription moved back in time, a job per step: s:5 at 10:00; a version without a sequence
+ * at 09:59 (quantity 20), older, so recorded stale; then s:6 at 09:58, newer by its sequence. The
+ * version t:09:59 is now in the history, from the stale event, and newer than the row. Returns
+ * the stale event's row.
+ */
+async function movedBackInTime(job: ReturnType<typeof jobsOf>, sub: string, acc: string) {
+  await settledRows(await job(account(acc, {}, { seq: 1 })))
+  await settledRows(await job(subscription(sub, acc, { quantity: 5 }, updatedAt(5, '10:00'))))
+  const [stale] = await settledRows(
+    await job(subscription(sub, acc, { quantity: 20 }, updatedAt(undefined, '09:59'))),
+  )
+  expect(stale?.status).toBe('stale')
+  await settledRows(await job(subscription(sub, acc, { quantity: 6 }, updatedAt(6, '09:58'))))
+  return stale
+}
+
 describe('a version the history already holds from another event', () => {
   it('the row takes the state of the event that moves it there, not of the one that recorded the version stale', async () => {
     const source = await createSourceViaApi(t)
-    const on = (...events: CanonicalEvent[]) => events.map((event) => ({ sourceId: source.id, event }))
-    const updated = (seq: number | undefined, at: string) => ({ type: 'subscription.updated', seq, at })
-    await settledRows(await oneJob(on(account('v1-acc', {}, { seq: 1 }))))
-    await settledRows(
-      await oneJob(
-        on(
-          subscription('v1-sub', 'v1-acc', { quantity: 5 }, updated(5, '2026-11-02T10:00:00Z')),
-          subscription('v1-other', 'v1-acc', { quantity: 1 }, updated(1, '2026-11-02T10:00:00Z')),
-        ),
-      ),
-    )
-    // No sequence, older than the row: stale, but its version (t:09:59) joins the history.
-    const [stale] = await settledRows(
-      await oneJob(
-        on(subscription('v1-sub', 'v1-acc', { quantity: 20 }, updated(undefined, '2026-11-02T09:59:00Z'))),
-      ),
-    )
-    expect(stale?.status).toBe('stale')
-    await settledRows(
-      await oneJob(on(subscription('v1-sub', 'v1-acc', { quantity: 6 }, updated(6, '2026-11-02T09:58:00Z')))),
-    )
+    const job = jobsOf(source.id)
+    const stale = await movedBackInTime(job, 'v1-sub', 'v1-acc')
+    await settledRows(await job(subscription('v1-other', 'v1-acc', { quantity: 1 }, updatedAt(1, '10:00'))))
     // The same version again, with other content: now newer than the row (09:59 after 09:58). In
     // one batch with an ordinary update of another subscription, which finds its own version.
     const [moved, other] = await settledRows(
-      await oneJob(
-        on(
-          subscription('v1-sub', 'v1-acc', { quantity: 30 }, updated(undefined, '2026-11-02T09:59:00Z')),
-          subscription('v1-other', 'v1-acc', { quantity: 2 }, updated(2, '2026-11-02T10:05:00Z')),
-        ),
+      await job(
+        subscription('v1-sub', 'v1-acc', { quantity: 30 }, updatedAt(undefined, '09:59')),
+        subscription('v1-other', 'v1-acc', { quantity: 2 }, updatedAt(2, '10:05')),
       ),
     )
     expect([moved?.status, other?.status]).toEqual(['applied', 'applied'])
@@ -296,33 +301,12 @@ describe('a version the history already holds from another event', () => {
 
 describe('a replay under an edited mapping', () => {
   it('moves the row to the state the event maps to now, though the history keeps its first', async () => {
+    // A home-grown format whose payload carries the canonical event; the mapping first passes it on.
     const source = await createSourceViaApi(t, { format: 'mapping', mapping: { expression: 'event' } })
-    const on = (...events: CanonicalEvent[]) => events.map((event) => ({ sourceId: source.id, event }))
-    const wrapped = (items: { sourceId: string; event: CanonicalEvent }[]) =>
-      items.map((i) => ({
-        sourceId: i.sourceId,
-        event: { type: i.event.type, event: i.event } as unknown as CanonicalEvent,
-      }))
-    const updated = (seq: number | undefined, at: string) => ({ type: 'subscription.updated', seq, at })
-    await settledRows(await oneJob(wrapped(on(account('r1-acc', {}, { seq: 1 })))))
-    await settledRows(
-      await oneJob(
-        wrapped(on(subscription('r1-sub', 'r1-acc', { quantity: 5 }, updated(5, '2026-11-02T10:00:00Z')))),
-      ),
-    )
-    // Recorded stale (t:09:59, quantity 20), then the row moves back in time to 09:58.
-    const [stale] = await settledRows(
-      await oneJob(
-        wrapped(
-          on(subscription('r1-sub', 'r1-acc', { quantity: 20 }, updated(undefined, '2026-11-02T09:59:00Z'))),
-        ),
-      ),
-    )
-    expect(stale?.status).toBe('stale')
-    await settledRows(
-      await oneJob(
-        wrapped(on(subscription('r1-sub', 'r1-acc', { quantity: 6 }, updated(6, '2026-11-02T09:58:00Z')))),
-      ),
+    const stale = await movedBackInTime(
+      jobsOf(source.id, (event) => ({ type: event.type, event })),
+      'r1-sub',
+      'r1-acc',
     )
     // The mapping now multiplies quantities by ten; the stale event, replayed, is newer than the row.
     const admin = { ...bearer(t.adminKey), 'content-type': 'application/json' }

@@ -54,8 +54,11 @@ export function eventJobId(refs: readonly EventRef[]): string {
   return `inbox-${first.id}-${first.generation}+${refs.length - 1}-${digest.digest('hex').slice(0, 16)}`
 }
 
-/** The jobs for some rows: in id order, at most `ApplyEvent.maxRows` a job. */
-export function applyEventJobs(refs: readonly EventRef[]) {
+/**
+ * The jobs for some rows: in id order, at most `ApplyEvent.maxRows` a job. `front`: taken ahead of
+ * the jobs waiting (BullMQ's lifo).
+ */
+export function applyEventJobs(refs: readonly EventRef[], opts: { front?: boolean } = {}) {
   const sorted = [...refs].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1))
   const jobs = []
   for (let i = 0; i < sorted.length; i += ApplyEvent.maxRows) {
@@ -63,7 +66,7 @@ export function applyEventJobs(refs: readonly EventRef[]) {
     jobs.push({
       name: ApplyEvent.name,
       data: { inboxIds: group.map((r) => r.id) } satisfies ApplyEventData,
-      opts: { ...ApplyEvent.options, jobId: eventJobId(group) },
+      opts: { ...ApplyEvent.options, jobId: eventJobId(group), ...(opts.front && { lifo: true }) },
     })
   }
   return jobs

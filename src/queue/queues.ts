@@ -45,10 +45,7 @@ export function createQueues(connection: Redis, prefix: string, log: Logger): Qu
     prefix,
     async enqueueEvents(refs, opts) {
       if (refs.length === 0) return
-      const jobs = applyEventJobs(refs).map((j) =>
-        opts?.front ? { ...j, opts: { ...j.opts, lifo: true } } : j,
-      )
-      await withTimeout(events.addBulk(jobs), 5000, 'redis addBulk')
+      await withTimeout(events.addBulk(applyEventJobs(refs, opts)), 5000, 'redis addBulk')
     },
     async enqueueInvoiceRun(runId, requestId) {
       await withTimeout(

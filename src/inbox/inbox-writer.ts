@@ -8,6 +8,7 @@ export type InboxRow = {
   eventType: string
   occurredAt: Date | null
   objectId: string | null
+  /** The delivery's JSON text, exactly as verified. */
   body: string
   requestId: string | null
 }
@@ -115,6 +116,22 @@ export function createInboxWriter(
 const key = (sourceId: string, webhookId: string) => `${sourceId.toLowerCase()}\0${webhookId}`
 
 /**
+ * The batch's bodies as one text, split again by Postgres. A body is JSON text (ingest stores
+ * only bodies that parsed), which cannot hold a raw control character, so U+0001 cannot occur in
+ * one. Sent as a text[] instead, each body would be escaped for the array literal, quote by
+ * quote: the batch's bodies cost the API 6.8 µs a row that way and 3.9 joined (350-byte bodies,
+ * measured with postgres.js on this machine), and Postgres parses the plain text faster too.
+ */
+const BODY_SEPARATOR = '\u0001'
+
+function joinBodies(rows: readonly InboxRow[]): string {
+  for (const r of rows) {
+    if (r.body === '' || r.body.includes(BODY_SEPARATOR)) throw new Error('an inbox body is not JSON text')
+  }
+  return rows.map((r) => r.body).join(BODY_SEPARATOR)
+}
+
+/**
  * One INSERT for the batch; rows already stored (same source and webhook-id) come back as
  * duplicates with their original id. A webhook-id repeated inside the batch is a duplicate of
  * its first occurrence. `queued`: the caller queues the new rows right after the commit, so they
@@ -149,7 +166,7 @@ export async function insertBatch(
       ${sql.array(unique.map((r) => r.eventType))}::text[],
       ${sql.array(unique.map((r) => r.occurredAt?.toISOString() ?? null))}::timestamptz[],
       ${sql.array(unique.map((r) => r.objectId))}::text[],
-      ${sql.array(unique.map((r) => r.body))}::text[],
+      string_to_array(${joinBodies(unique)}, ${BODY_SEPARATOR}),
       ${sql.array(unique.map((r) => r.requestId))}::text[]
     ) with ordinality as t(source_id, webhook_id, event_type, occurred_at, object_id, body, request_id, ord)
     order by ord

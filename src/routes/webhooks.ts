@@ -230,6 +230,7 @@ export function webhookFastPath(deps: Deps) {
 
 /** Decoded as Hono decodes a path parameter: a malformed escape is kept as sent. */
 function decodeParam(raw: string): string {
+  if (!raw.includes('%')) return raw
   try {
     return decodeURIComponent(raw)
   } catch {

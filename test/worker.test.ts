@@ -21,6 +21,9 @@ const scripted = oneByOne(async (_tx, event) => {
   if (script === 'always-fails') throw new Error('transient forever')
   if (script === 'deadlock')
     throw new postgres.PostgresError({ code: '40P01', message: 'deadlock detected' } as never)
+  if (script === 'stale') return { status: 'stale' }
+  if (script === 'detailed') return { status: 'applied', details: { note: 'kept' } }
+  if (script === 'parked') return { status: 'waiting', waitingFor: { kind: 'account', id: 'acc-later' } }
   return { status: 'applied' }
 })
 // The worker's warnings, as JSON lines.
@@ -57,6 +60,12 @@ async function store(script: string, webhookId: string): Promise<string> {
 }
 
 type Row = { status: string; attempts: number; error: string | null; processed_at: Date | null }
+
+type Settled = Row & {
+  error_details: unknown
+  waiting_for_kind: string | null
+  waiting_for_id: string | null
+}
 const settled = (id: string) =>
   eventually(async () => {
     const [row] = await t.db.sql<
@@ -114,6 +123,69 @@ describe('event worker', () => {
     await t.deps.queues.events.add('apply-event', { inboxId: id }, { jobId: `again-${id}` })
     await new Promise((r) => setTimeout(r, 300))
     expect(calls.get(id)).toBe(1)
+  })
+
+  it('settles each row of a batch as its own outcome says, each try counted once', async () => {
+    const scripts = ['plain', 'stale', 'detailed', 'parked', 'unmappable', 'always-fails']
+    const ids = await Promise.all(scripts.map((s) => store(s, `msg_batch_${s}`)))
+    // A woken row that fails this try keeps the processed_at of its earlier settling.
+    const earlier = new Date('2026-11-01T08:00:00Z')
+    await t.db.sql`update inbox set processed_at = ${earlier} where id = ${ids[5] as string}`
+    await t.deps.queues.events.add(
+      'apply-events',
+      { inboxIds: ids },
+      { jobId: `batch-${ids[0]}`, attempts: 2, backoff: { type: 'fixed', delay: 60_000 } },
+    )
+    await eventually(async () => ((calls.get(ids[5] as string) ?? 0) >= 1 ? true : undefined))
+    const rows = await eventually(async () => {
+      const found = await t.db.sql<(Settled & { id: string })[]>`
+        select id::text, status, attempts, error, error_details, waiting_for_kind, waiting_for_id, processed_at
+        from inbox where id = any(${ids}::bigint[]) and attempts > 0 order by id`
+      return found.length === ids.length ? found : undefined
+    })
+    const byScript = Object.fromEntries(rows.map((r) => [scripts[ids.indexOf(r.id)], r]))
+    const settledAt = byScript.plain?.processed_at
+    expect(settledAt).toBeInstanceOf(Date)
+    const done = {
+      attempts: 1,
+      error: null,
+      error_details: null,
+      waiting_for_kind: null,
+      waiting_for_id: null,
+    }
+    expect(byScript).toEqual({
+      plain: { id: ids[0], status: 'applied', ...done, processed_at: settledAt },
+      stale: { id: ids[1], status: 'stale', ...done, processed_at: settledAt },
+      detailed: {
+        id: ids[2],
+        status: 'applied',
+        ...done,
+        error_details: { note: 'kept' },
+        processed_at: settledAt,
+      },
+      parked: {
+        id: ids[3],
+        status: 'waiting',
+        ...done,
+        waiting_for_kind: 'account',
+        waiting_for_id: 'acc-later',
+        processed_at: settledAt,
+      },
+      unmappable: {
+        id: ids[4],
+        status: 'failed',
+        ...done,
+        error: 'payload cannot be mapped',
+        processed_at: settledAt,
+      },
+      'always-fails': {
+        id: ids[5],
+        status: 'processing',
+        ...done,
+        error: 'transient forever',
+        processed_at: earlier,
+      },
+    })
   })
 
   it('a deadlock on the last try leaves the event to be retried (by the relay), never failed', async () => {

@@ -60,8 +60,10 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   const queues = createQueues(redis, config.QUEUE_PREFIX, log)
   const inbox = createInboxWriter(sql)
   const enqueuer = createEnqueuer({ sql, queues, log })
-  // Rows woken by the worker go ahead of the backlog (see EnqueuerOptions.front).
-  const wakeEnqueuer = createEnqueuer({ sql, queues, log }, { front: true })
+  // Rows woken by the worker go ahead of the backlog (see EnqueuerOptions.front), after a short
+  // window: each batch wakes its rows at once, so a longer one would gather little and only make
+  // parked events wait (the API's 20 ms is for its many small group commits).
+  const wakeEnqueuer = createEnqueuer({ sql, queues, log }, { front: true, windowMs: 5 })
   inbox.onCommitted((refs) => enqueuer.enqueue(refs))
   const metrics = createMetrics()
   registerStateGauges(metrics, { sql, queues })

@@ -426,13 +426,17 @@ describe('inbox writer', () => {
     expect(written.map((w) => stored.find((s) => s.id === w.id)?.body)).toEqual(bodies)
   })
 
-  it('refuses a body that is not JSON text (one with a raw control character) and stores nothing', async () => {
+  it('refuses a body that is not JSON text (a raw U+0001), alone: its group commit neighbour is stored', async () => {
     const writer = createInboxWriter(t.db.sql)
-    await expect(writer.write({ ...row('msg_writer_control'), body: '{"a":"\u0001"}' })).rejects.toThrow(
-      'not JSON text',
-    )
-    const rows = await t.db.sql`select id from inbox where webhook_id = 'msg_writer_control'`
-    expect(rows).toEqual([])
+    const [bad, good] = await Promise.allSettled([
+      writer.write({ ...row('msg_writer_control'), body: '{"a":"\u0001"}' }),
+      writer.write(row('msg_writer_beside_control')),
+    ])
+    expect(bad).toMatchObject({ status: 'rejected', reason: { message: 'an inbox body is not JSON text' } })
+    expect(good).toMatchObject({ status: 'fulfilled', value: { duplicate: false } })
+    const rows = await t.db.sql<{ webhook_id: string }[]>`
+      select webhook_id from inbox where webhook_id in ('msg_writer_control', 'msg_writer_beside_control')`
+    expect(rows).toEqual([{ webhook_id: 'msg_writer_beside_control' }])
   })
 })
 

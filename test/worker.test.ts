@@ -128,9 +128,11 @@ describe('event worker', () => {
   it('settles each row of a batch as its own outcome says, each try counted once', async () => {
     const scripts = ['plain', 'stale', 'detailed', 'parked', 'unmappable', 'always-fails']
     const ids = await Promise.all(scripts.map((s) => store(s, `msg_batch_${s}`)))
-    // A woken row that fails this try keeps the processed_at of its earlier settling.
-    const earlier = new Date('2026-11-01T08:00:00Z')
-    await t.db.sql`update inbox set processed_at = ${earlier} where id = ${ids[5] as string}`
+    // A woken row that fails this try keeps the processed_at of its earlier settling, to the
+    // microsecond (a JavaScript Date would keep milliseconds; hence text here too, as the driver
+    // sends a timestamptz parameter through a Date).
+    const earlier = '2026-11-01 08:00:00.123456+00'
+    await t.db.sql`update inbox set processed_at = ${earlier}::text::timestamptz where id = ${ids[5] as string}`
     await t.deps.queues.events.add(
       'apply-events',
       { inboxIds: ids },
@@ -183,9 +185,12 @@ describe('event worker', () => {
         status: 'processing',
         ...done,
         error: 'transient forever',
-        processed_at: earlier,
+        processed_at: expect.any(Date),
       },
     })
+    const [kept] = await t.db.sql<{ exact: boolean }[]>`
+      select processed_at = ${earlier}::text::timestamptz as exact from inbox where id = ${ids[5] as string}`
+    expect(kept?.exact).toBe(true)
   })
 
   it('a deadlock on the last try leaves the event to be retried (by the relay), never failed', async () => {

@@ -19,8 +19,11 @@ export type ClaimedEvent = {
   fetched: Record<string, unknown> | null
   fetched_at: Date | null
   received_at: Date
-  /** When it last settled (a woken or replayed row), kept if this try is to be retried. */
-  processed_at: Date | null
+  /**
+   * When it last settled (a woken row), as Postgres's text, exact to the microsecond (a Date keeps
+   * milliseconds): what the row keeps if this try is to be retried.
+   */
+  previously_processed_at: string | null
   /** The request that delivered it: carried into the worker's log lines. */
   request_id: string | null
 }
@@ -41,17 +44,18 @@ export type Handled = {
   outcomes: Outcome[]
   /**
    * Parked events the batch woke up: queued once the transaction has committed. A promise when the
-   * handler's writes are still in flight: the statuses are then sent right behind them (one round
-   * trip less while the batch holds its locks), and if the writes fail, so does the transaction.
-   * The handler may send more statements after the statuses before it resolves: the transaction
-   * waits for it either way.
+   * handler's writes are still in flight: the status corrections are then sent right behind them
+   * (one round trip less while the batch holds its locks), and if the writes fail, so does the
+   * transaction. The handler may send more statements after them before it resolves: the
+   * transaction waits for it either way.
    */
   wake: EventRef[] | Promise<EventRef[]>
 }
 
 /**
  * Applies claimed events inside `tx`, the transaction that then records their statuses, each
- * event all-or-nothing. An error outcome is an event's own (`UnrecoverableError`: it can never
+ * event all-or-nothing. Inside it the claimed rows already read as `applied` (see markApplied):
+ * a handler must not take an inbox row's status for its progress. An error outcome is an event's own (`UnrecoverableError`: it can never
  * apply); throwing rolls the whole batch back, and the worker splits it to isolate the cause.
  */
 export type EventHandler = (tx: Tx, events: ClaimedEvent[]) => Promise<Handled>
@@ -222,7 +226,7 @@ async function applyGroup(
 async function claim(tx: Tx, ids: readonly string[]): Promise<ClaimedEvent[]> {
   return tx<ClaimedEvent[]>`
     select id::text, source_id, webhook_id, event_type, body, attempts, origin, fetched, fetched_at, received_at,
-      processed_at, request_id
+      processed_at::text as previously_processed_at, request_id
     from inbox
     where id = any(${ids}::bigint[]) and status in ('received', 'processing')
     order by id
@@ -240,7 +244,7 @@ type SettleRow = {
   waiting_for_kind: string | null
   waiting_for_id: string | null
   /** The row's processed_at before this try: what a row to retry keeps. */
-  previously_processed_at: Date | null
+  previously_processed_at: string | null
   cause?: unknown
 }
 
@@ -249,7 +253,7 @@ function settleRow(event: ClaimedEvent, outcome: Outcome, opts: { lastTry: boole
     id: event.id,
     source_id: event.source_id,
     request_id: event.request_id,
-    previously_processed_at: event.processed_at,
+    previously_processed_at: event.previously_processed_at,
   }
   if ('error' in outcome) {
     const err = outcome.error

@@ -100,7 +100,7 @@ export const handleEvents: EventHandler = async (tx, events) => {
   let wake: EventRef[] | Promise<EventRef[]>
   if (items.length > 1) {
     // A refusal by the database fails the whole batch: the worker splits it to find the event.
-    // Not awaited: the statuses follow the writes on the connection (see `Handled`).
+    // Not awaited: the status corrections follow the writes on the connection (see `Handled`).
     wake = batch.flush(tx)
     wake.catch(() => {}) // awaited by the worker; handled here so a failure is not reported unhandled first
   } else {

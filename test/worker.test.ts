@@ -132,7 +132,8 @@ describe('event worker', () => {
     // microsecond (a JavaScript Date would keep milliseconds; hence text here too, as the driver
     // sends a timestamptz parameter through a Date).
     const earlier = '2026-11-01 08:00:00.123456+00'
-    await t.db.sql`update inbox set processed_at = ${earlier}::text::timestamptz where id = ${ids[5] as string}`
+    const retried = ids[5] as string
+    await t.db.sql`update inbox set processed_at = ${earlier}::text::timestamptz where id = ${retried}`
     await t.deps.queues.events.add(
       'apply-events',
       { inboxIds: ids },
@@ -189,7 +190,7 @@ describe('event worker', () => {
       },
     })
     const [kept] = await t.db.sql<{ exact: boolean }[]>`
-      select processed_at = ${earlier}::text::timestamptz as exact from inbox where id = ${ids[5] as string}`
+      select processed_at = ${earlier}::text::timestamptz as exact from inbox where id = ${retried}`
     expect(kept?.exact).toBe(true)
   })
 

@@ -139,7 +139,7 @@ describe('event worker', () => {
       { inboxIds: ids },
       { jobId: `batch-${ids[0]}`, attempts: 2, backoff: { type: 'fixed', delay: 60_000 } },
     )
-    await eventually(async () => ((calls.get(ids[5] as string) ?? 0) >= 1 ? true : undefined))
+    await eventually(async () => ((calls.get(retried) ?? 0) >= 1 ? true : undefined))
     const rows = await eventually(async () => {
       const found = await t.db.sql<(Settled & { id: string })[]>`
         select id::text, status, attempts, error, error_details, waiting_for_kind, waiting_for_id, processed_at

@@ -118,9 +118,10 @@ const key = (sourceId: string, webhookId: string) => `${sourceId.toLowerCase()}\
 /**
  * The batch's bodies as one text, split again by Postgres. A body is JSON text (ingest stores
  * only bodies that parsed), and JSON holds no raw control character but tab, CR and LF as
- * whitespace, so U+0001 cannot occur in one. Sent as a text[] instead, each body would be escaped for the array literal, quote by
- * quote: the batch's bodies cost the API 6.8 µs a row that way and 3.9 joined (350-byte bodies,
- * measured with postgres.js on this machine), and Postgres parses the plain text faster too.
+ * whitespace, so U+0001 cannot occur in one. Sent as a text[] instead, each body would be escaped
+ * for the array literal, quote by quote: the bodies cost the API 6.8 µs a row that way and 3.9
+ * joined (350-byte bodies, measured with postgres.js on this machine), and Postgres parses the
+ * plain text faster too.
  */
 const BODY_SEPARATOR = '\u0001'
 

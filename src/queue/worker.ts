@@ -54,9 +54,10 @@ export type Handled = {
 
 /**
  * Applies claimed events inside `tx`, the transaction that then records their statuses, each
- * event all-or-nothing. Inside it the claimed rows already read as `applied` (see markApplied):
- * a handler must not take an inbox row's status for its progress. An error outcome is an event's own (`UnrecoverableError`: it can never
+ * event all-or-nothing. An error outcome is an event's own (`UnrecoverableError`: it can never
  * apply); throwing rolls the whole batch back, and the worker splits it to isolate the cause.
+ * Inside `tx` the claimed rows already read as `applied` (see markApplied): a handler must not
+ * take an inbox row's status for its progress.
  */
 export type EventHandler = (tx: Tx, events: ClaimedEvent[]) => Promise<Handled>
 
@@ -167,14 +168,8 @@ async function applyGroup(
       ]
       // All are waited for even when one fails, so no statement is still to be sent once the
       // transaction ends.
-      const [wake, ...statuses] = await Promise.allSettled([
-        handled.wake,
-        marked,
-        correct(
-          tx,
-          rows.filter((r) => !asMarked(r)),
-        ),
-      ])
+      const corrections = rows.filter((r) => !asMarked(r))
+      const [wake, ...statuses] = await Promise.allSettled([handled.wake, marked, correct(tx, corrections)])
       if (wake.status === 'rejected') throw wake.reason
       for (const s of statuses) if (s.status === 'rejected') throw s.reason
       return { rows, wake: wake.value }

@@ -178,6 +178,17 @@ describe('a stored subscription moves to the state its history records', () => {
       ),
     )
     const updated = { type: 'subscription.updated' }
+    // The fields stored as the event sends them (the others are stored by id, or mapped).
+    const asSent = {
+      quantity: 0,
+      billing_cycle: 'annual',
+      term: null,
+      start_date: '2026-12-01',
+      end_date: null,
+      activation_date: null,
+      auto_renew: false,
+      characteristics: [{ code: 'seats', name: null, value: 3 }],
+    }
     const rows = await settledRows(
       await job(
         subscription('m1-sub', 'm1-acc', { quantity: 7, status: 'Suspended' }, { seq: 2, ...updated }),
@@ -188,14 +199,7 @@ describe('a stored subscription moves to the state its history records', () => {
             parent_subscription_id: 'm1-base',
             product: { sku: 'CFQ7TTC0J1FV:0001', name: null },
             status: 'Cancelled',
-            quantity: 0,
-            billing_cycle: 'annual',
-            term: null,
-            start_date: '2026-12-01',
-            end_date: null,
-            activation_date: null,
-            auto_renew: false,
-            characteristics: [{ code: 'seats', name: null, value: 3 }],
+            ...asSent,
           },
           { seq: 3, ...updated },
         ),
@@ -217,14 +221,7 @@ describe('a stored subscription moves to the state its history records', () => {
       product_name: null,
       status: 'cancelled',
       raw_status: 'Cancelled',
-      quantity: 0,
-      billing_cycle: 'annual',
-      term: null,
-      start_date: '2026-12-01',
-      end_date: null,
-      activation_date: null,
-      auto_renew: false,
-      characteristics: [{ code: 'seats', name: null, value: 3 }],
+      ...asSent,
       version_sequence: '3',
       last_inbox_id: rows[1]?.id,
     })
